@@ -1,0 +1,181 @@
+"""The ``audiokit`` command line: ``audiokit <verb> ...``; ``audiokit <verb> --help`` for each.
+
+    audiokit corpus make fx --out corpus/fx --size tiny --seed 0
+    audiokit data validate corpus/fx/compressor/train
+    audiokit train conf/tcn_tiny.yaml --exp-dir exp/tcn data.train.batch_size=16
+    audiokit eval -m exp/tcn/best.pt --data corpus/fx/compressor/test --out exp/tcn/test.json
+    audiokit fx process in.wav out.wav -m fx-compressor-tcn --knob threshold_db=-20 --knob ratio=6
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from audiokit.utils import AudiokitError
+from audiokit.version import __version__
+
+
+def _knob_arg(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"value of knob '{name}' is not a number: '{value}'") from None
+
+
+# ---------------------------------------------------------------------------------------- commands
+def cmd_corpus_make(args) -> int:
+    from audiokit.corpora import CORPORA
+
+    make = CORPORA[args.corpus]
+    kwargs = {"size": args.size, "seed": args.seed, "progress": not args.quiet}
+    if args.sample_rate:
+        kwargs["sample_rate"] = args.sample_rate
+    out = make(args.out, **kwargs)
+    print(f"{args.corpus} corpus ready in {out}")
+    return 0
+
+
+def cmd_data_validate(args) -> int:
+    from audiokit.data.validate import validate_data_dir
+
+    status = 0
+    for d in args.dirs:
+        problems = validate_data_dir(d, check_audio=not args.no_audio)
+        for p in problems:
+            print(p)
+        if problems:
+            print(f"{d}: {len(problems)} problem(s)", file=sys.stderr)
+            status = 1
+        else:
+            print(f"{d}: OK")
+    return status
+
+
+def cmd_train(args) -> int:
+    from audiokit.train.builder import compose_config, train
+
+    cfg = compose_config(args.config, args.overrides)
+    result = train(cfg, args.exp_dir, resume=not args.no_resume)
+    print(f"best model: {result.best} (score {result.best_score})\nlast model: {result.last}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import audiokit
+    from audiokit.evaluate import evaluate_effect, format_table
+    from audiokit.utils import write_text_atomic
+
+    model = audiokit.load(args.model, device=args.device)
+    results = {}
+    for d in args.data:
+        res = evaluate_effect(model, d, progress=not args.quiet)
+        print(format_table(res, title=f"== {args.model} on {d}"))
+        results[str(d)] = res
+    if args.out:
+        write_text_atomic(args.out, json.dumps(results if len(results) > 1 else next(iter(results.values())),
+                                               indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_fx_process(args) -> int:
+    import audiokit
+
+    fx = audiokit.load(args.model, device=args.device)
+    knobs = dict(args.knob)
+    for name in knobs:
+        fx.knobs[name]  # unknown names raise with the list of valid ones
+    fx.process_file(args.input, args.output, block_size=args.block_size, **knobs)
+    settings = {**fx.knobs.defaults(), **knobs}
+    print(f"wrote {args.output} ({', '.join(f'{k}={v:g}' for k, v in settings.items())})")
+    return 0
+
+
+def cmd_fx_info(args) -> int:
+    import audiokit
+
+    fx = audiokit.load(args.model)
+    print(fx)
+    for k in fx.knobs:
+        print(f"  {k.name:<14} {k.minimum:g}..{k.maximum:g} {k.unit:<4} default {k.default:g}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiokit", description="audiokit: audio and speech models, by recipe.")
+    parser.add_argument("--version", action="version", version=f"audiokit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+
+    corpus = sub.add_parser("corpus", help="make the offline corpora").add_subparsers(
+        dest="action", metavar="<action>", required=True)
+    make = corpus.add_parser("make", help="make an offline corpus (deterministic, resumable)")
+    make.add_argument("corpus", choices=["speech", "fx"], help="which corpus")
+    make.add_argument("--out", required=True, type=Path, help="output folder")
+    make.add_argument("--size", default="tiny", choices=["tiny", "small", "full"], help="corpus size")
+    make.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    make.add_argument("--sample-rate", type=int, default=None, help="sample rate in Hz (default: the corpus')")
+    make.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    make.set_defaults(func=cmd_corpus_make)
+
+    data = sub.add_parser("data", help="Kaldi data directories").add_subparsers(
+        dest="action", metavar="<action>", required=True)
+    val = data.add_parser("validate", help="check data dirs; exit status 1 if any problem")
+    val.add_argument("dirs", nargs="+", type=Path, help="data directories")
+    val.add_argument("--no-audio", action="store_true", help="check tables only, do not open audio files")
+    val.set_defaults(func=cmd_data_validate)
+
+    tr = sub.add_parser("train", help="train from a Hydra config (resumes from exp-dir if possible)")
+    tr.add_argument("config", type=Path, help="YAML config file")
+    tr.add_argument("overrides", nargs="*", help="Hydra overrides key=value")
+    tr.add_argument("--exp-dir", required=True, type=Path, help="output folder of the run")
+    tr.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoints/last.ckpt")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="score a model on held-out data dirs against the trivial baseline")
+    ev.add_argument("-m", "--model", required=True, help="checkpoint, experiment dir or pretrained name")
+    ev.add_argument("--data", required=True, nargs="+", type=Path, help="data directories")
+    ev.add_argument("--out", type=Path, help="write the results as JSON here")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_eval)
+
+    fx = sub.add_parser("fx", help="effect models").add_subparsers(dest="action", metavar="<action>", required=True)
+    proc = fx.add_parser("process", help="process an audio file with an effect model")
+    proc.add_argument("input", type=Path)
+    proc.add_argument("output", type=Path)
+    proc.add_argument("-m", "--model", required=True, help="checkpoint, experiment dir or pretrained name")
+    proc.add_argument("--knob", action="append", type=_knob_arg, default=[], metavar="NAME=VALUE",
+                      help="knob value in its unit (repeatable); unset knobs take their defaults")
+    proc.add_argument("--block-size", type=int, default=65536, help="samples per streamed block")
+    proc.add_argument("--device", default="cpu")
+    proc.set_defaults(func=cmd_fx_process)
+    finfo = fx.add_parser("info", help="show an effect model's knobs and properties")
+    finfo.add_argument("-m", "--model", required=True)
+    finfo.set_defaults(func=cmd_fx_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except AudiokitError as e:
+        print(f"audiokit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

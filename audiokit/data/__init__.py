@@ -1,0 +1,1 @@
+"""Kaldi data directories, datasets, samplers and the one dataloader builder."""

@@ -1,0 +1,1 @@
+"""Model families: one file per architecture, one base class per family."""

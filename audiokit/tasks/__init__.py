@@ -1,0 +1,1 @@
+"""One LightningModule per model family: how a batch becomes losses and metrics."""

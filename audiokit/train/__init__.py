@@ -1,0 +1,1 @@
+"""The training layer on Lightning: config -> Trainer + callbacks, EMA, exact resume, checkpoints."""

@@ -1,0 +1,41 @@
+"""audiokit: one PyTorch toolkit for audio and speech models, trained by recipe."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = {}
+exec((here / "audiokit" / "version.py").read_text(), version)
+
+setup(
+    name="audiokit",
+    version=version["__version__"],
+    description="PyTorch toolkit for audio and speech: codecs, separation, effects, ASR, SSL",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["audiokit", "audiokit.*"]),
+    package_data={"audiokit": ["conf/**/*.yaml"]},
+    install_requires=[
+        "torch>=2.9",
+        "torchaudio>=2.9",
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "librosa>=0.10",
+        "auraloss>=0.4",
+        "hydra-core>=1.3",
+        "omegaconf>=2.3",
+        "lightning>=2.4",
+        "torchdata>=0.8",
+        "tqdm>=4.60",
+        "rich>=13",
+        "tensorboard>=2.14",
+    ],
+    extras_require={
+        # Offline corpora: eSpeak NG speech (library shipped on PyPI) and real effect processors.
+        "corpora": ["espeakng-loader>=0.2", "pedalboard>=0.9"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "espeakng-loader>=0.2", "pedalboard>=0.9"],
+        "dev": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9"],
+    },
+    entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
+)
