@@ -75,3 +75,28 @@ def make_speech_dir(root: str | Path, num_items: int = 6, sample_rate: int = 800
     write_table(root / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
     write_table(root / "utt2dur", durs)
     return root
+
+
+def tiny_train_config(paired_dirs: dict, out_dir: str | Path) -> Path:
+    """Write a small TCN training config over ``{"train": dir, "valid": dir}`` paired dirs; return its path."""
+    text = f"""
+seed: 0
+sample_rate: 8000
+data:
+  train: {{dir: {paired_dirs['train']}, kind: crops, tables: [input.scp, target.scp], segment_seconds: 0.5,
+          with_params: true, batch_size: 4, crops_per_epoch: 16, num_workers: 0, seed: 0}}
+  valid: {{dir: {paired_dirs['valid']}, kind: sequential, tables: [input.scp, target.scp], with_params: true,
+          batch_size: 2}}
+model: {{_target_: audiokit.models.effects.tcn.TCN, sample_rate: "${{sample_rate}}", num_knobs: 1, num_blocks: 2,
+        channels: 8, kernel_size: 5, dilation_growth: 4}}
+task: {{_target_: audiokit.tasks.effects.EffectsTask, loss: {{l1: 1.0, mrstft: 0.1}},
+       optimizer: {{name: adam, lr: 0.003}}}}
+ema: {{decay: 0.99}}
+checkpoint: {{monitor: val/esr, mode: min, every_n_steps: 1}}
+trainer: {{max_steps: 10, val_check_interval: 5, accelerator: cpu, devices: 1, strategy: auto, enable_progress_bar: false,
+          log_every_n_steps: 1, enable_model_summary: false}}
+"""
+    path = Path(out_dir) / "conf" / "tiny.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -4,6 +4,7 @@ Waveforms are ``(channels, time)`` float32 tensors here; batches add a leading d
 """
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from audiokit.utils import AudiokitError, atomic_path
 
 SUPPORTED_FORMATS = ("wav", "flac", "ogg")
+FLAC_MAX_CHANNELS = 8
 
 
 class AudioError(AudiokitError, ValueError):
@@ -35,6 +37,10 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.num_frames / self.sample_rate
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
@@ -73,6 +79,8 @@ def load(
         allow_empty: return a zero-length tensor instead of raising when the span is empty.
     """
     meta = info(path)
+    if sample_rate is not None and not _is_positive_int(sample_rate):
+        raise AudioError(f"cannot load '{path}': sample_rate must be a positive int (Hz), got {sample_rate!r}")
     if offset < 0 or (duration is not None and duration < 0):
         raise AudioError(f"negative offset/duration ({offset}, {duration}) for '{path}'")
     start = int(round(offset * meta.sample_rate))
@@ -133,13 +141,22 @@ def save(
     if ext not in SUPPORTED_FORMATS:
         raise AudioError(f"cannot write '{path}': extension must be one of {SUPPORTED_FORMATS}")
     check_waveform(wav, f"audio to write to '{path}'")
-    if not isinstance(sample_rate, int) or sample_rate <= 0:
+    if not _is_positive_int(sample_rate):
         raise AudioError(f"cannot write '{path}': sample_rate must be a positive int, got {sample_rate!r}")
+    sample_rate = int(sample_rate)
     if subtype is None and ext == "wav":
         subtype = "FLOAT"
+    if ext == "flac" and wav.shape[0] > FLAC_MAX_CHANNELS:
+        raise AudioError(
+            f"cannot write '{path}': FLAC holds at most {FLAC_MAX_CHANNELS} channels, got {wav.shape[0]} "
+            f"(use .wav or .ogg)"
+        )
     data = wav.detach().to("cpu", torch.float32).numpy().T  # (C, T) -> (T, C)
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sample_rate, subtype=subtype, format=ext.upper())
+    try:
+        with atomic_path(path) as tmp:
+            sf.write(str(tmp), data, sample_rate, subtype=subtype, format=ext.upper())
+    except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:  # bad subtype, disk full, ...
+        raise AudioError(f"cannot write '{path}' ({ext}, subtype {subtype}): {e}") from e
     return path
 
 

@@ -73,6 +73,8 @@ def build_dataset(cfg: Mapping[str, Any]):
 def build_dataloader(cfg: Mapping[str, Any], rank: int | None = None,
                      world_size: int | None = None) -> StatefulDataLoader:
     """Build the dataset, its batch sampler (sharded over DDP ranks) and a stateful loader."""
+    if cfg.get("kind") == "utterances" and "max_seconds" not in cfg:
+        raise DataConfigError("data.max_seconds: required for utterances (padded seconds per batch)")
     dataset = build_dataset(cfg)
     kind = cfg["kind"]
     seed = int(cfg.get("seed", 0))
@@ -84,8 +86,6 @@ def build_dataloader(cfg: Mapping[str, Any], rank: int | None = None,
     elif kind == "sequential":
         sampler = SequentialBatchSampler(len(dataset), batch_size, rank=rank, world_size=world_size)
     else:
-        if "max_seconds" not in cfg:
-            raise DataConfigError("data.max_seconds: required for utterances (padded seconds per batch)")
         sampler = DurationBucketBatchSampler(
             dataset.durations, float(cfg["max_seconds"]), num_buckets=int(cfg.get("num_buckets", 10)),
             shuffle=bool(cfg.get("shuffle", True)), seed=seed, max_batch_size=cfg.get("max_batch_size"),

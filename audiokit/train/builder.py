@@ -101,7 +101,7 @@ def _metadata(cfg: DictConfig) -> dict[str, Any]:
     return meta
 
 
-def build_trainer(cfg: DictConfig, exp_dir: Path, spec: dict) -> L.Trainer:
+def build_trainer(cfg: DictConfig, exp_dir: Path, spec: dict, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     ck = cfg.get("checkpoint") or {}
     ema = EMA(float(cfg.ema.decay)) if cfg.get("ema") else None
     callbacks: list[L.Callback] = [
@@ -113,6 +113,7 @@ def build_trainer(cfg: DictConfig, exp_dir: Path, spec: dict) -> L.Trainer:
     ]
     if ema is not None:
         callbacks.insert(0, ema)
+    callbacks += list(extra_callbacks)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_cfg.setdefault("check_val_every_n_epoch", None)  # validate every N *steps*, across epochs
     try:
@@ -123,8 +124,12 @@ def build_trainer(cfg: DictConfig, exp_dir: Path, spec: dict) -> L.Trainer:
         raise ConfigError(f"trainer: {e}") from e
 
 
-def train(cfg: DictConfig, exp_dir: str | Path, resume: bool = True) -> TrainResult:
-    """Fit ``cfg`` into ``exp_dir``. With ``resume``, continue from ``checkpoints/last.ckpt`` if present."""
+def train(cfg: DictConfig, exp_dir: str | Path, resume: bool = True,
+          callbacks: Sequence[L.Callback] = ()) -> TrainResult:
+    """Fit ``cfg`` into ``exp_dir``. With ``resume``, continue from ``checkpoints/last.ckpt`` if present.
+
+    ``callbacks`` are added to the ones the config asks for (e.g. to observe a run in tests).
+    """
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(int(cfg.get("seed", 0)), workers=True, verbose=False)
@@ -132,7 +137,7 @@ def train(cfg: DictConfig, exp_dir: str | Path, resume: bool = True) -> TrainRes
     spec = {"target": target, "args": args, "family": task.family,
             "sample_rate": int(cfg.get("sample_rate", getattr(task.model, "sample_rate", 0))),
             "metadata": _metadata(cfg)}
-    trainer = build_trainer(cfg, exp_dir, spec)
+    trainer = build_trainer(cfg, exp_dir, spec, callbacks)
     if trainer.is_global_zero:
         write_text_atomic(exp_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     data = AudioDataModule(cfg.data.train, cfg.data.get("valid"))

@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny data dirs and configs built from audiokit.testing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiokit.testing import make_paired_dir, make_speech_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def paired_dirs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("paired")
+    return {"train": make_paired_dir(root / "train", num_items=6, seconds=1.5, seed=0),
+            "valid": make_paired_dir(root / "valid", num_items=2, seconds=1.0, seed=1)}
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    return make_speech_dir(tmp_path_factory.mktemp("speech") / "train", num_items=12)
