@@ -20,6 +20,7 @@ setup(
         "torch>=2.9",
         "torchaudio>=2.9",
         "numpy>=1.24",
+        "scipy>=1.10",
         "soundfile>=0.12",
         "librosa>=0.10",
         "auraloss>=0.4",

@@ -15,16 +15,29 @@ from torch.nn import functional as F
 from audiokit.utils import AudiokitError
 
 
-class PreEmphasisESR(nn.Module):
-    """Error-to-signal ratio after a first-order pre-emphasis ``1 - c z^-1`` (Wright & Valimaki 2019).
+class PooledESR(nn.Module):
+    """Error-to-signal ratio pooled over the batch: ``sum((y - y_hat)^2) / sum(y^2)`` over all examples.
 
-    The pre-emphasis is auraloss's ``FIRFilter('hp', coef)``; ESR is auraloss's ``ESRLoss``.
+    auraloss's ``ESRLoss`` averages per-example ratios, which explode on near-silent random crops
+    (a quiet passage of a compressed target); pooling weighs every sample equally and stays bounded.
     """
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (target - pred).pow(2).sum() / (target.pow(2).sum() + self.eps)
+
+
+class PreEmphasisESR(nn.Module):
+    """Pooled ESR after a first-order pre-emphasis ``1 - c z^-1`` (Wright & Valimaki 2019), the
+    pre-emphasis being auraloss's ``FIRFilter('hp', coef)``."""
 
     def __init__(self, coef: float = 0.85, sample_rate: int = 44100):
         super().__init__()
         self.pre = auraloss.perceptual.FIRFilter(filter_type="hp", coef=coef, fs=sample_rate)
-        self.esr = auraloss.time.ESRLoss()
+        self.esr = PooledESR()
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         pred, target = self.pre(pred, target)
@@ -44,7 +57,7 @@ def _stft(**_) -> nn.Module:
 
 
 def _esr(**_) -> nn.Module:
-    return auraloss.time.ESRLoss()
+    return PooledESR()
 
 
 def _esr_pre(sample_rate: int, **_) -> nn.Module:
