@@ -93,8 +93,8 @@ task: {{_target_: audiokit.tasks.effects.EffectsTask, loss: {{l1: 1.0, mrstft: 0
        optimizer: {{name: adam, lr: 0.003}}}}
 ema: {{decay: 0.99}}
 checkpoint: {{monitor: val/esr, mode: min, every_n_steps: 1}}
-trainer: {{max_steps: 10, val_check_interval: 5, accelerator: cpu, devices: 1, strategy: auto, enable_progress_bar: false,
-          log_every_n_steps: 1, enable_model_summary: false}}
+trainer: {{max_steps: 10, val_check_interval: 5, accelerator: cpu, devices: 1, strategy: auto,
+          enable_progress_bar: false, log_every_n_steps: 1, enable_model_summary: false}}
 """
     path = Path(out_dir) / "conf" / "tiny.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

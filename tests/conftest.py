@@ -26,3 +26,11 @@ def paired_dirs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def speech_dir(tmp_path_factory) -> Path:
     return make_speech_dir(tmp_path_factory.mktemp("speech") / "train", num_items=12)
+
+
+@pytest.fixture(scope="session")
+def fx_corpus(tmp_path_factory) -> Path:
+    """The tiny offline fx corpus at seed 0 (what the flagship recipe and the model card use)."""
+    from audiokit.corpora.fx import make_fx
+
+    return make_fx(tmp_path_factory.mktemp("corpus") / "fx_tiny_seed0", size="tiny", seed=0, progress=False)

@@ -79,7 +79,8 @@ def test_cli_errors_are_clear(model_path, tmp_path):
     res = cli("fx", "process", tmp_path / "missing.wav", tmp_path / "o.wav", "-m", model_path)
     assert res.returncode == 2 and "missing.wav" in res.stderr
     res = cli("fx", "process", tmp_path / "in.wav", tmp_path / "o.wav", "-m", "no-such-model")
-    assert res.returncode == 2 and "no checkpoint file, experiment dir or pretrained model named 'no-such-model'" in res.stderr
+    assert res.returncode == 2
+    assert "no checkpoint file, experiment dir or pretrained model named 'no-such-model'" in res.stderr
     res = cli("fx", "process", tmp_path / "in.wav", "-m", model_path)
     assert res.returncode == 2 and "required" in res.stderr  # argparse usage error
     res = cli("train", "x.yaml", "--exp-dir", "e", "--bogus")

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import audiokit
-from audiokit.train.builder import ConfigError, compose_config, train
 from audiokit.testing import tiny_train_config
+from audiokit.train.builder import ConfigError, compose_config, train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ always driven in the units it was trained with.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import torch
 
@@ -121,7 +121,7 @@ class KnobSchema:
         return [asdict(k) for k in self.knobs]
 
     @classmethod
-    def from_json(cls, data: list[dict], where: str = "knob schema") -> "KnobSchema":
+    def from_json(cls, data: list[dict], where: str = "knob schema") -> KnobSchema:
         if not isinstance(data, list):
             raise KnobError(f"{where}: expected a list of knobs, got {type(data).__name__}")
         knobs = []

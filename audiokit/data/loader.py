@@ -15,7 +15,8 @@ position) in checkpoints, so a run resumes mid-epoch on exactly the next batch.
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

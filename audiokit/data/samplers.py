@@ -13,7 +13,7 @@ batches (no rank waits on a collective that the others never reach).
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch.distributed as dist

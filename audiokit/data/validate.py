@@ -6,7 +6,6 @@ from pathlib import Path
 
 from audiokit.audio.io import AudioError, info
 from audiokit.data.kaldi import (
-    AUDIO_TABLES,
     DataDirError,
     Problem,
     Table,

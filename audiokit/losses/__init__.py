@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import auraloss
 import torch

@@ -1,7 +1,8 @@
 """What every task shares: the optimiser/scheduler from config and the model spec for export."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch

@@ -1,7 +1,8 @@
 """Effect modeling: dry input + knobs -> wet output, trained on paired crops."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 

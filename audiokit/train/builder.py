@@ -17,9 +17,10 @@ Outputs under ``exp_dir``: ``config.yaml`` (resolved), ``checkpoints/last.ckpt``
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import hydra
 import lightning as L

@@ -1,7 +1,8 @@
 """A LightningDataModule over the one dataloader builder."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 
