@@ -35,8 +35,8 @@ setup(
     extras_require={
         # Offline corpora: eSpeak NG speech (library shipped on PyPI) and real effect processors.
         "corpora": ["espeakng-loader>=0.2", "pedalboard>=0.9"],
-        "test": ["pytest>=7", "pytest-timeout>=2", "espeakng-loader>=0.2", "pedalboard>=0.9"],
-        "dev": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9"],
+        "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
 )

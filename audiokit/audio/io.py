@@ -80,7 +80,9 @@ def load(
     """
     meta = info(path)
     if sample_rate is not None and not _is_positive_int(sample_rate):
-        raise AudioError(f"cannot load '{path}': sample_rate must be a positive int (Hz), got {sample_rate!r}")
+        raise AudioError(
+            f"cannot load '{path}': sample_rate must be a positive int (Hz), got {sample_rate!r}"
+        )
     if offset < 0 or (duration is not None and duration < 0):
         raise AudioError(f"negative offset/duration ({offset}, {duration}) for '{path}'")
     start = int(round(offset * meta.sample_rate))
@@ -154,10 +156,26 @@ def save(
     data = wav.detach().to("cpu", torch.float32).numpy().T  # (C, T) -> (T, C)
     try:
         with atomic_path(path) as tmp:
-            sf.write(str(tmp), data, sample_rate, subtype=subtype, format=ext.upper())
+            with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=data.shape[1], subtype=subtype,
+                              format=ext.upper()) as f:
+                if ext == "wav":
+                    _no_peak_chunk(f)
+                f.write(data)
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:  # bad subtype, disk full, ...
         raise AudioError(f"cannot write '{path}' ({ext}, subtype {subtype}): {e}") from e
     return path
+
+
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
+
+
+def _no_peak_chunk(f: sf.SoundFile) -> None:
+    """For float WAV, libsndfile adds a PEAK chunk holding the *time of writing*, so two writes of the
+    same samples differ in bytes. The chunk is optional and readers ignore it: switch it off so that
+    equal audio gives byte-identical files (the corpora's determinism depends on it)."""
+    snd, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
+    if snd is not None and ffi is not None and hasattr(f, "_file"):  # soundfile has no public call for it
+        snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, ffi.NULL, snd.SF_FALSE)
 
 
 def load_frames(path: str | os.PathLike, start: int = 0, num_frames: int = -1) -> torch.Tensor:

@@ -53,7 +53,7 @@ WINDOWS = ("hann", "triangular", "rect")
 
 
 def overlap_samples(segment: int, overlap: float | int) -> int:
-    """Overlap in samples: an ``int`` is taken as samples, a ``float`` in ``[0, 1)`` as a fraction of segment."""
+    """Overlap in samples: an ``int`` counts samples, a ``float`` in ``[0, 1)`` is a fraction of segment."""
     segment = check_positive_int(segment, "segment")
     if isinstance(overlap, bool) or not isinstance(overlap, numbers.Real):
         raise ValueError(f"overlap must be an int (samples) or a float in [0, 1), got {overlap!r}")
@@ -69,7 +69,7 @@ def overlap_samples(segment: int, overlap: float | int) -> int:
 
 
 def num_chunks(length: int, segment: int, overlap: float | int) -> int:
-    """How many chunks cover ``length`` samples: 1 if ``length <= segment``, else ``1 + ceil((T - segment) / stride)``."""
+    """Chunks needed for ``T = length`` samples: ``1 + max(0, ceil((T - segment) / stride))``."""
     stride = segment - overlap_samples(segment, overlap)
     return 1 + max(0, -(-(length - segment) // stride))
 
@@ -97,7 +97,11 @@ def fade_window(window: str, segment: int) -> torch.Tensor:
 
 
 def _check_input(wav: object, what: str) -> torch.Tensor:
-    check_signal(wav, what, min_dim=2, max_dim=3)
+    check_signal(wav, what, min_dim=1)
+    if wav.dim() not in (2, 3):
+        raise AudioError(
+            f"{what}: expected (channels, time) or (batch, channels, time), got shape {tuple(wav.shape)}"
+        )
     if wav.shape[-1] == 0:
         raise AudioError(f"{what}: zero-length audio, shape {tuple(wav.shape)}")
     return wav
@@ -117,10 +121,15 @@ def iter_chunks(
     positions, each a slice of the whole batch). Chunks past the end are zero-padded. Only one group is
     alive at a time, so memory is ``O(batch_chunks * segment)`` whatever ``T`` is.
     """
-    _check_input(wav, "iter_chunks input")
+    _check_input(wav, "iter_chunks input")  # checked now, not at the first next()
     batch_chunks = check_positive_int(batch_chunks, "batch_chunks")
-    length = wav.shape[-1]
-    starts = chunk_starts(length, segment, overlap)
+    starts = chunk_starts(wav.shape[-1], segment, overlap)
+    return _generate_chunks(wav, starts, segment, batch_chunks)
+
+
+def _generate_chunks(
+    wav: torch.Tensor, starts: range, segment: int, batch_chunks: int
+) -> Iterator[torch.Tensor]:
     for first in range(0, len(starts), batch_chunks):
         pieces = []
         for start in starts[first : first + batch_chunks]:
@@ -163,7 +172,7 @@ class OverlapAddAccumulator:
         self.finished = False
 
     def push(self, chunks: torch.Tensor) -> torch.Tensor:
-        """Add processed chunks ``(n, *prefix, segment)``, next in order; return final samples ``(*prefix, t)``."""
+        """Add the next processed chunks ``(n, *prefix, segment)``; return the now final ``(*prefix, t)``."""
         if self.finished:
             raise RuntimeError("OverlapAddAccumulator.push() after finish()")
         if not isinstance(chunks, torch.Tensor) or chunks.dim() < 2 or chunks.shape[-1] != self.segment:
@@ -184,7 +193,7 @@ class OverlapAddAccumulator:
         return torch.cat([self._push_one(chunk) for chunk in chunks], dim=-1)
 
     def finish(self) -> torch.Tensor:
-        """Return the last, now final, samples ``(*prefix, t)``; check the chunk count if ``length`` was given."""
+        """Return the remaining samples ``(*prefix, t)``; checks the chunk count if ``length`` was given."""
         if self.finished:
             raise RuntimeError("OverlapAddAccumulator.finish() called twice")
         if self._tail is None:

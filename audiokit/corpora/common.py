@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from audiokit.audio import io as audio_io
 from audiokit.audio.resample import Resample
-from audiokit.utils import AudiokitError, atomic_path, write_text_atomic
+from audiokit.utils import AudiokitError, write_text_atomic
 
 PARAMS_FILE = ".params.json"
 DONE_FILE = ".done"
@@ -119,37 +118,13 @@ def audio_complete(path: Path, num_frames: int | None = None) -> bool:
     return meta.num_frames > 0 and (num_frames is None or meta.num_frames == num_frames)
 
 
-_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
-
-
 def save_mono(path: Path, samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
-    """Write a 1-D float array as a mono WAV file, atomically, with byte-identical output for equal input.
-
-    Like :func:`audiokit.audio.io.save` (temp file + rename, soundfile), with one difference: for float
-    subtypes libsndfile adds a PEAK chunk that holds the *time of writing*, so two writes of the same
-    samples differ in bytes; it is switched off here (the chunk is optional and readers ignore it).
-    """
+    """Write a 1-D float array as a mono WAV file through :func:`audiokit.audio.io.save` (atomic, and
+    byte-identical for equal input)."""
     data = np.ascontiguousarray(samples, dtype=np.float32)
-    if data.ndim != 1 or data.size == 0 or not np.isfinite(data).all():
-        raise audio_io.AudioError(
-            f"audio to write to '{path}': expected a non-empty finite 1-D array, got shape {data.shape}"
-        )
-    with atomic_path(path) as tmp:
-        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, subtype=subtype,
-                          format="WAV") as f:
-            _no_peak_chunk(f)
-            f.write(data)
-
-
-def _no_peak_chunk(f: sf.SoundFile) -> None:
-    # soundfile has no public call for this command; its cffi handle is stable across 0.10-0.14.
-    snd, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
-    if snd is None or ffi is None or not hasattr(f, "_file"):
-        raise CorpusError(
-            f"soundfile {sf.__version__} hides libsndfile's sf_command, which is needed to write "
-            f"reproducible float WAV files; use soundfile 0.12-0.14"
-        )
-    snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, ffi.NULL, snd.SF_FALSE)
+    if data.ndim != 1:
+        raise audio_io.AudioError(f"audio to write to '{path}': expected a 1-D array, got shape {data.shape}")
+    audio_io.save(path, torch.from_numpy(data)[None], sample_rate, subtype=subtype)  # (T,) -> (1, T)
 
 
 @contextlib.contextmanager
