@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "train" or any(e.startswith("-") or "=" not in e for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = list(args.overrides) + extra
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.verbose:  # Lightning has its own handlers; configuring the root logger otherwise doubles its lines
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except AudiokitError as e:

@@ -30,17 +30,21 @@ class KnobMLP(nn.Module):
 class FiLM(nn.Module):
     """``y = gamma(c) * norm(x) + beta(c)`` with gamma, beta linear in the condition ``c``.
 
-    ``norm`` is BatchNorm without affine parameters (micro-TCN, NablAFx): in eval mode it is a fixed
-    per-channel affine map, so it streams like any pointwise layer.
+    ``norm`` is BatchNorm without affine parameters (micro-TCN, NablAFx) when ``batch_norm`` is set:
+    in eval mode it is a fixed per-channel affine map, so it streams like any pointwise layer. In
+    training it rescales each batch by its own statistics, which hides the absolute level a
+    level-dependent effect (a compressor) depends on when batches mix loud and quiet crops; without it
+    ``norm`` is the identity.
 
     Args:
         num_channels: C of ``x`` ``(B, C, T)``.
         cond_features: D of ``c`` ``(B, D)``.
+        batch_norm: normalise ``x`` with BatchNorm (affine=False) first (default True, as micro-TCN).
     """
 
-    def __init__(self, num_channels: int, cond_features: int):
+    def __init__(self, num_channels: int, cond_features: int, batch_norm: bool = True):
         super().__init__()
-        self.norm = nn.BatchNorm1d(num_channels, affine=False)
+        self.norm = nn.BatchNorm1d(num_channels, affine=False) if batch_norm else nn.Identity()
         self.proj = nn.Linear(cond_features, 2 * num_channels)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

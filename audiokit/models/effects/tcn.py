@@ -19,10 +19,10 @@ class TCNBlock(nn.Module):
     """conv(k, d) -> FiLM(knobs) -> PReLU, plus a 1x1 residual: ``(B, C_in, T) -> (B, C_out, T)``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
-                 cond_features: int):
+                 cond_features: int, batch_norm: bool = True):
         super().__init__()
         self.conv = CausalConv1d(in_channels, out_channels, kernel_size, dilation=dilation, bias=False)
-        self.film = FiLM(out_channels, cond_features)
+        self.film = FiLM(out_channels, cond_features, batch_norm)
         self.act = nn.PReLU(out_channels)
         self.residual = nn.Conv1d(in_channels, out_channels, 1, bias=False)
 
@@ -48,11 +48,13 @@ class TCN(EffectModule):
         stack_size: dilation pattern period in blocks (default 10).
         # Conditioning
         cond_hidden: widths of the knob MLP (default (16, 32, 32)).
+        film_batch_norm: BatchNorm before each FiLM, as micro-TCN (default True); see
+            :class:`audiokit.nn.FiLM` for why level-dependent effects may train better without it.
     """
 
     def __init__(self, sample_rate: int, num_knobs: int, num_blocks: int = 4, channels: int = 32,
                  kernel_size: int = 13, dilation_growth: int = 10, stack_size: int = 10,
-                 cond_hidden: tuple[int, ...] = (16, 32, 32)):
+                 cond_hidden: tuple[int, ...] = (16, 32, 32), film_batch_norm: bool = True):
         super().__init__()
         if num_knobs < 1:
             raise ValueError(f"TCN needs at least one knob, got num_knobs={num_knobs}")
@@ -61,7 +63,7 @@ class TCN(EffectModule):
         self.knob_mlp = KnobMLP(num_knobs, tuple(cond_hidden))
         self.blocks = nn.ModuleList(
             TCNBlock(1 if n == 0 else channels, channels, kernel_size,
-                     dilation_growth ** (n % stack_size), self.knob_mlp.out_features)
+                     dilation_growth ** (n % stack_size), self.knob_mlp.out_features, film_batch_norm)
             for n in range(num_blocks)
         )
         self.output = nn.Conv1d(channels, 1, 1)
