@@ -15,8 +15,9 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from audiokit.audio.io import AudioError, check_waveform, info
+from audiokit.audio.io import AudioError, check_waveform, info, save
 from audiokit.audio.io import load as load_audio
+from audiokit.audio.resample import resample
 from audiokit.data.knobs import KnobSchema
 from audiokit.train.checkpoint import CheckpointError, load_model
 from audiokit.utils import AudiokitError, atomic_path
@@ -96,8 +97,6 @@ class EffectModel:
         check_waveform(wav, "input audio")
         x = wav
         if sample_rate != self.sample_rate:
-            from audiokit.audio.resample import resample
-
             x = resample(x, sample_rate, self.sample_rate)
         x = x.to(self.device, torch.float32).unsqueeze(1)  # (C, T) -> (C, 1, T): channels as batch
         k = self._knob_vector(x.shape[0], knobs)
@@ -120,8 +119,6 @@ class EffectModel:
         dst = Path(dst)
         if meta.sample_rate != self.sample_rate:
             wav, rate = load_audio(src)
-            from audiokit.audio.io import save
-
             return save(dst, self.process(wav, rate, block_size, **knobs), rate)
         if meta.num_frames == 0:
             raise AudioError(f"'{src}' has zero length")

@@ -55,7 +55,8 @@ def main() -> None:
     x, knobs = torch.randn(1, 1, int(args.seconds * 44100)) * 0.3, torch.rand(1, 2)
     print(f"TCN-300 ({args.channels} ch, receptive field {model.receptive_field} samples), 44.1 kHz, "
           f"{args.threads} thread(s), {args.seconds:g} s of audio")
-    print(f"{'block':>6} {'audiokit RTF':>13} {'micro-TCN method RTF':>21} {'speed-up':>9} {'max |diff| after warm-up':>26}")
+    print(f"{'block':>6} {'audiokit RTF':>13} {'micro-TCN method RTF':>21} {'speed-up':>9} "
+          f"{'max |diff| after warm-up':>26}")
     with torch.inference_mode():
         for block in (128, 256, 512, 1024, 2048, 4096):
             fast, y_fast = rtf_cached(model, x, knobs, block)

@@ -127,7 +127,8 @@ def test_multi_stem_crops_stay_aligned_and_sum(tmp_path):
             tables[name][key] = f"wav/{key}_{name}.wav"
     for name, entries in tables.items():
         write_table(tmp_path / f"{name}.scp", entries)
-    loader = build_dataloader({"dir": str(tmp_path), "kind": "crops", "tables": ["mixture.scp", "drums.scp", "bass.scp"],
+    stems = ["mixture.scp", "drums.scp", "bass.scp"]
+    loader = build_dataloader({"dir": str(tmp_path), "kind": "crops", "tables": stems,
                                "segment_seconds": 0.1, "batch_size": 4, "crops_per_epoch": 8, "seed": 1})
     for batch in loader:
         assert batch["mixture"].shape == (4, 2, 800)  # stereo stems

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from audiokit.train.checkpoint import save_model
+from audiokit.utils import AudiokitError
 
 
 class EMA(L.Callback):
@@ -151,7 +152,7 @@ class ModelExport(L.Callback):
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if self.monitor not in metrics:
-            raise KeyError(f"checkpoint.monitor '{self.monitor}' was not logged; logged: {sorted(metrics)}")
+            raise AudiokitError(f"checkpoint.monitor: '{self.monitor}' was not logged; logged: {sorted(metrics)}")
         self._write("last.pt", trainer, pl_module, metrics)
         if self._better(metrics[self.monitor]):
             self.best, self.best_step = metrics[self.monitor], trainer.global_step
