@@ -133,3 +133,20 @@ def test_multi_stem_crops_stay_aligned_and_sum(tmp_path):
     for batch in loader:
         assert batch["mixture"].shape == (4, 2, 800)  # stereo stems
         assert (batch["drums"] + batch["bass"] - batch["mixture"]).abs().max() < 1e-6
+
+
+def test_speech_corpus_feeds_the_utterance_loader(tmp_path):
+    from audiokit.corpora.speech import make_speech
+    from audiokit.data.validate import validate_data_dir
+
+    out = make_speech(tmp_path / "speech", sizes={"train": (8, 2), "dev": (2, 1), "test": (2, 1)}, progress=False)
+    assert validate_data_dir(out / "train") == []
+    loader = build_dataloader({"dir": str(out / "train"), "kind": "utterances", "max_seconds": 12.0,
+                               "sample_rate": 16000, "seed": 0})
+    seen = 0
+    for batch in loader:
+        assert batch["wav"].shape[1] == 1 and batch["wav"].shape[-1] <= 12.0 * 16000
+        assert all(t == t.upper() and t for t in batch["text"])
+        assert all(key.startswith(spk) for key, spk in zip(batch["key"], batch["speaker"]))
+        seen += len(batch["key"])
+    assert seen == 8
