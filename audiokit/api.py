@@ -72,7 +72,7 @@ class EffectModel:
                                   f"{model.num_knobs}")
 
     @property
-    def receptive_field(self) -> int:
+    def receptive_field(self) -> int | None:
         return self.model.receptive_field
 
     @property
@@ -81,8 +81,8 @@ class EffectModel:
 
     def __repr__(self) -> str:
         knobs = ", ".join(f"{k.name}={k.default:g}{k.unit}" for k in self.knobs)
-        return (f"EffectModel({type(self.model).__name__}, {self.sample_rate} Hz, knobs: {knobs}, "
-                f"receptive field {self.receptive_field} samples)")
+        rf = "unbounded" if self.receptive_field is None else f"{self.receptive_field} samples"
+        return f"EffectModel({type(self.model).__name__}, {self.sample_rate} Hz, knobs: {knobs}, receptive field {rf})"
 
     def _knob_vector(self, batch: int, knobs: dict[str, float]) -> torch.Tensor:
         return self.knobs.normalize(knobs).to(self.device).expand(batch, -1)  # (K,) -> (B, K)

@@ -15,25 +15,35 @@ from audiokit.tasks.base import Task
 class EffectsTask(Task):
     """Train an :class:`EffectModule` on batches ``{"input", "target": (B, 1, T), "knobs": (B, K)}``.
 
-    The first ``receptive_field - 1`` output samples of a random crop are excluded from the loss:
-    the target there depends on audio before the crop (compressor state), which the model never saw.
+    The first ``warmup`` output samples of a random crop are excluded from the loss: the target
+    there depends on audio before the crop (compressor state), which the model never saw.
 
     Args:
         model: the effect model.
         loss: term -> weight, e.g. ``{l1: 1.0, mrstft: 1.0}`` (see audiokit.losses).
         optimizer, scheduler: see :class:`audiokit.tasks.base.Task`.
+        warmup: samples excluded at the start of each training crop (default: the model's receptive
+            field minus one; required for recurrent models, whose receptive field is unbounded —
+            NAM burns in 4096 samples).
     """
 
     family = "effects"
 
     def __init__(self, model: EffectModule, loss: Mapping[str, float] | None = None,
-                 optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None):
+                 optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
+                 warmup: int | None = None):
         super().__init__(model, optimizer, scheduler)
+        if warmup is None:
+            if model.receptive_field is None:
+                raise ValueError(f"task.warmup: required for {type(model).__name__}, whose receptive field is "
+                                 "unbounded (e.g. warmup: 4096)")
+            warmup = model.receptive_field - 1
+        self.warmup = int(warmup)
         self.loss = CombinedLoss(dict(loss or {"l1": 1.0, "mrstft": 1.0}), sample_rate=model.sample_rate)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         pred = self.model(batch["input"], batch["knobs"])
-        skip = min(self.model.receptive_field - 1, pred.shape[-1] // 2)
+        skip = min(self.warmup, pred.shape[-1] // 2)
         total, terms = self.loss(pred[..., skip:], batch["target"][..., skip:])
         self.log("train/loss", total, prog_bar=True, batch_size=pred.shape[0])
         for name, value in terms.items():

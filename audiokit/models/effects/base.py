@@ -18,14 +18,15 @@ class EffectModule(nn.Module):
 
     Subclasses set ``sample_rate`` and ``num_knobs`` and implement ``forward``, ``init_state`` and
     ``step``, and report ``receptive_field`` (samples of input each output depends on, including
-    itself) and ``latency`` (lookahead in samples; 0 for causal models).
+    itself; ``None`` for recurrent models, whose memory is unbounded) and ``latency`` (lookahead in
+    samples; 0 for causal models).
     """
 
     sample_rate: int
     num_knobs: int
 
     @property
-    def receptive_field(self) -> int:
+    def receptive_field(self) -> int | None:
         raise NotImplementedError
 
     @property
