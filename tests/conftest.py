@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    # Test tensors are small: one thread avoids pool overhead, which grows 10-50x on a busy machine.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,16 @@ import random
 import pytest
 import torch
 
-from audiokit.models.effects import LSTM, TCN
+from audiokit.models.effects import GCN, LSTM, S4, TCN
 
 ARCHITECTURES = {
     "tcn": lambda: TCN(8000, 2, num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False),
     "tcn_bn": lambda: TCN(8000, 2, num_blocks=3, channels=8, kernel_size=5, dilation_growth=3),
     "lstm": lambda: LSTM(8000, 2, hidden_size=16),
     "lstm_tanh": lambda: LSTM(8000, 2, hidden_size=16, num_layers=2, residual=False),
+    "gcn_tfilm": lambda: GCN(8000, 2, num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64),
+    "gcn_film": lambda: GCN(8000, 2, num_blocks=2, layers_per_block=3, channels=8, tfilm_block_size=None),
+    "s4": lambda: S4(8000, 2, num_blocks=2, channels=8, state_size=4),
 }
 
 
@@ -52,7 +55,9 @@ def test_causal(name):
     model = ARCHITECTURES[name]().eval()
     x = torch.randn(1, 1, 600, requires_grad=True)
     model(x, torch.rand(1, 2))[0, 0, 400].backward()
-    assert x.grad[0, 0, 401:].abs().max() == 0 and x.grad[0, 0, :401].abs().max() > 0
+    past = x.grad[0, 0, :401].abs().max()
+    # exactly zero for direct convolutions and recurrences; FFT convolution (S4) leaves rounding noise
+    assert past > 0 and x.grad[0, 0, 401:].abs().max() <= 1e-7 * past
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))

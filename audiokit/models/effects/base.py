@@ -18,8 +18,9 @@ class EffectModule(nn.Module):
 
     Subclasses set ``sample_rate`` and ``num_knobs`` and implement ``forward``, ``init_state`` and
     ``step``, and report ``receptive_field`` (samples of input each output depends on, including
-    itself; ``None`` for recurrent models, whose memory is unbounded) and ``latency`` (lookahead in
-    samples; 0 for causal models).
+    itself; ``None`` for recurrent models, whose memory is unbounded; for convolutional models with a
+    recurrent modulation such as TFiLM, the convolutions' field, which is also the training warm-up)
+    and ``latency`` (lookahead in samples; 0 for causal models).
     """
 
     sample_rate: int
