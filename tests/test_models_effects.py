@@ -11,16 +11,22 @@ import pytest
 import torch
 
 from audiokit.models.effects import GCN, LSTM, S4, TCN
+from audiokit.train.checkpoint import load_model, save_model
 
-ARCHITECTURES = {
-    "tcn": lambda: TCN(8000, 2, num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False),
-    "tcn_bn": lambda: TCN(8000, 2, num_blocks=3, channels=8, kernel_size=5, dilation_growth=3),
-    "lstm": lambda: LSTM(8000, 2, hidden_size=16),
-    "lstm_tanh": lambda: LSTM(8000, 2, hidden_size=16, num_layers=2, residual=False),
-    "gcn_tfilm": lambda: GCN(8000, 2, num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64),
-    "gcn_film": lambda: GCN(8000, 2, num_blocks=2, layers_per_block=3, channels=8, tfilm_block_size=None),
-    "s4": lambda: S4(8000, 2, num_blocks=2, channels=8, state_size=4),
+ARCHITECTURES = {  # name -> (class, constructor args after sample_rate=8000, num_knobs=2)
+    "tcn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False)),
+    "tcn_bn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3)),
+    "lstm": (LSTM, dict(hidden_size=16)),
+    "lstm_tanh": (LSTM, dict(hidden_size=16, num_layers=2, residual=False)),
+    "gcn_tfilm": (GCN, dict(num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64)),
+    "gcn_film": (GCN, dict(num_blocks=2, layers_per_block=3, channels=8, tfilm_block_size=None)),
+    "s4": (S4, dict(num_blocks=2, channels=8, state_size=4)),
 }
+
+
+def build(name: str, num_knobs: int = 2):
+    cls, kwargs = ARCHITECTURES[name]
+    return cls(8000, num_knobs, **kwargs)
 
 
 def random_blocks(total: int, seed: int) -> list[int]:
@@ -33,7 +39,7 @@ def random_blocks(total: int, seed: int) -> list[int]:
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_streaming_equals_offline(name):
     torch.manual_seed(0)
-    model = ARCHITECTURES[name]().eval()
+    model = build(name).eval()
     with torch.no_grad():  # BatchNorm-free models have nothing to warm; others get real running stats
         model.train()(torch.randn(4, 1, 2000) * 0.3, torch.rand(4, 2))
         model.eval()
@@ -52,7 +58,7 @@ def test_streaming_equals_offline(name):
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_causal(name):
     torch.manual_seed(0)
-    model = ARCHITECTURES[name]().eval()
+    model = build(name).eval()
     x = torch.randn(1, 1, 600, requires_grad=True)
     model(x, torch.rand(1, 2))[0, 0, 400].backward()
     past = x.grad[0, 0, :401].abs().max()
@@ -63,7 +69,7 @@ def test_causal(name):
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_knobs_reach_the_output(name):
     torch.manual_seed(0)
-    model = ARCHITECTURES[name]().eval()
+    model = build(name).eval()
     x = torch.randn(1, 1, 800) * 0.3
     with torch.no_grad():
         diff = (model(x, torch.zeros(1, 2)) - model(x, torch.ones(1, 2))).abs().max()
@@ -77,3 +83,66 @@ def test_lstm_needs_a_warmup_in_the_task():
         EffectsTask(LSTM(8000, 2))
     assert EffectsTask(LSTM(8000, 2), warmup=4096).warmup == 4096
     assert EffectsTask(TCN(8000, 2, num_blocks=2, kernel_size=3, dilation_growth=2)).warmup == 2 + 4
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_batched_equals_single(name):
+    torch.manual_seed(0)
+    model = build(name).eval()
+    x, knobs = torch.randn(3, 1, 1000) * 0.3, torch.rand(3, 2)
+    with torch.no_grad():
+        batched = model(x, knobs)
+        single = torch.cat([model(x[i : i + 1], knobs[i : i + 1]) for i in range(3)])
+    assert (batched - single).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_bad_shapes_are_named(name):
+    model = build(name).eval()
+    x = torch.randn(1, 1, 500)
+    with pytest.raises(ValueError, match=r"expected audio of shape \(batch, 1, time\), got \(1, 500\)"):
+        model(x[0], torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"expected knobs of shape \(1, 2\), got \(1, 3\)"):
+        model(x, torch.zeros(1, 3))
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_every_parameter_gets_a_gradient(name):
+    model = build(name)
+    model(torch.randn(2, 1, 300), torch.rand(2, 2)).square().mean().backward()
+    assert not [n for n, p in model.named_parameters() if p.grad is None]  # DDP needs this
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_overfits_one_batch(name):
+    torch.manual_seed(0)
+    model = build(name, num_knobs=1)
+    x = torch.randn(4, 1, 1000) * 0.5
+    drive = torch.tensor([[0.0], [0.3], [0.6], [1.0]])
+    target = torch.tanh(x * (1 + 4 * drive[..., None])) * 0.8  # a knob-dependent saturation
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(300):
+        loss = torch.nn.functional.mse_loss(model(x, drive), target)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.02 * first
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_checkpoint_round_trip_weights_only(name, tmp_path):
+    torch.manual_seed(0)
+    cls, kwargs = ARCHITECTURES[name]
+    args = {"sample_rate": 8000, "num_knobs": 2, **kwargs}
+    model = build(name).eval()
+    target = f"{cls.__module__}.{cls.__name__}"
+    save_model(tmp_path / "m.pt", model, target, args, family="effects", sample_rate=8000)
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert ckpt["target"] == target and ckpt["args"] == args
+    loaded, _ = load_model(tmp_path / "m.pt")
+    x, k = torch.randn(1, 1, 300), torch.rand(1, 2)
+    with torch.no_grad():
+        assert torch.equal(loaded(x, k), model(x, k))
+    assert not list(tmp_path.glob(".*tmp*"))  # no temp file left behind

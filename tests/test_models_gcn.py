@@ -13,7 +13,6 @@ from audiokit.models.effects import GCN, gcn_tfilm_1, gcn_tfilm_250
 from audiokit.nn import TFiLM
 from audiokit.testing import soft_clip, tiny_train_config
 from audiokit.train.builder import compose_config, train
-from audiokit.train.checkpoint import load_model, save_model
 
 SMALL = dict(sample_rate=8000, num_knobs=2, num_blocks=2, layers_per_block=3, channels=8, kernel_size=3,
              dilation_growth=3, tfilm_block_size=64, cond_hidden=(8, 16))
@@ -118,66 +117,6 @@ def test_conv_receptive_field_equals_gradient_support():
     support = (x.grad[0, 0] != 0).nonzero().flatten()
     assert support.max() == t
     assert t - support.min() + 1 == model.receptive_field == 53
-
-
-@pytest.mark.parametrize("tfilm_block_size", [64, None])
-def test_batched_equals_single(tfilm_block_size):
-    torch.manual_seed(0)
-    model = small_gcn(tfilm_block_size=tfilm_block_size).eval()
-    x, knobs = torch.randn(3, 1, 1000), torch.rand(3, 2)
-    with torch.no_grad():
-        batched = model(x, knobs)
-        single = torch.cat([model(x[i : i + 1], knobs[i : i + 1]) for i in range(3)])
-    assert (batched - single).abs().max() < 1e-6
-
-
-def test_knobs_change_the_output_and_shapes_are_checked():
-    model = small_gcn().eval()
-    x = torch.randn(1, 1, 500)
-    with torch.no_grad():
-        a, b = model(x, torch.zeros(1, 2)), model(x, torch.ones(1, 2))
-    assert (a - b).abs().max() > 1e-3
-    with pytest.raises(ValueError, match=r"expected audio of shape \(batch, 1, time\), got \(1, 500\)"):
-        model(x[0], torch.zeros(1, 2))
-    with pytest.raises(ValueError, match=r"expected knobs of shape \(1, 2\), got \(1, 3\)"):
-        model(x, torch.zeros(1, 3))
-
-
-def test_every_parameter_gets_a_gradient():
-    model = small_gcn()
-    model(torch.randn(2, 1, 300), torch.rand(2, 2)).square().mean().backward()
-    assert not [name for name, p in model.named_parameters() if p.grad is None]  # DDP needs this
-
-
-def test_overfits_one_batch():
-    torch.manual_seed(0)
-    model = small_gcn(num_knobs=1)
-    x = torch.randn(4, 1, 1000) * 0.5
-    drive = torch.tensor([[0.0], [0.3], [0.6], [1.0]])
-    target = torch.tanh(x * (1 + 4 * drive[..., None])) * 0.8  # a knob-dependent saturation
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = None
-    for _ in range(150):
-        loss = torch.nn.functional.mse_loss(model(x, drive), target)
-        first = first if first is not None else loss.item()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < 0.02 * first
-
-
-def test_checkpoint_round_trip_weights_only(tmp_path):
-    torch.manual_seed(0)
-    model = small_gcn()
-    args = {**SMALL, "cond_hidden": list(SMALL["cond_hidden"])}
-    save_model(tmp_path / "m.pt", model, "audiokit.models.effects.gcn.GCN", args, family="effects",
-               sample_rate=8000, metadata={"knobs": []})
-    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
-    assert ckpt["target"] == "audiokit.models.effects.gcn.GCN" and ckpt["args"] == args
-    loaded, _ = load_model(tmp_path / "m.pt")
-    x, k = torch.randn(1, 1, 300), torch.rand(1, 2)
-    with torch.no_grad():
-        assert torch.equal(loaded(x, k), model.eval()(x, k))
 
 
 def test_trains_through_the_training_layer_and_streams_after_load(paired_dirs, tmp_path):

@@ -12,7 +12,6 @@ from audiokit.models.effects import S4, s4_la2a, s4_nablafx_l, s4_nablafx_s
 from audiokit.nn import S4D
 from audiokit.testing import tiny_train_config
 from audiokit.train.builder import compose_config, train
-from audiokit.train.checkpoint import load_model, save_model
 
 SMALL = dict(sample_rate=8000, num_knobs=2, num_blocks=2, channels=8, state_size=8)
 
@@ -109,16 +108,6 @@ def test_effective_receptive_field_holds_all_but_1e6_of_the_energy():
     assert model.latency == 0
 
 
-def test_batched_equals_single():
-    torch.manual_seed(0)
-    model = S4(**SMALL).eval()
-    x, knobs = torch.randn(3, 1, 2000), torch.rand(3, 2)
-    with torch.no_grad():
-        batched = model(x, knobs)
-        single = torch.cat([model(x[i : i + 1], knobs[i : i + 1]) for i in range(3)])
-    assert (batched - single).abs().max() < 1e-6
-
-
 def test_knobs_change_the_output_and_bad_input_is_named():
     torch.manual_seed(0)
     model = S4(**SMALL).eval()
@@ -160,18 +149,6 @@ def test_overfits_one_batch_knob_dependent_smoother():
         loss.backward()
         opt.step()
     assert loss.item() < 0.02 * first
-
-
-def test_checkpoint_round_trip_weights_only(tmp_path):
-    torch.manual_seed(0)
-    model = S4(**SMALL)
-    save_model(tmp_path / "m.pt", model, "audiokit.models.effects.s4.S4", SMALL, family="effects",
-               sample_rate=8000, metadata={"knobs": []})
-    loaded, ckpt = load_model(tmp_path / "m.pt")
-    assert ckpt["target"] == "audiokit.models.effects.s4.S4" and ckpt["args"] == SMALL
-    x, k = torch.randn(1, 1, 700), torch.rand(1, 2)
-    with torch.no_grad():
-        assert torch.equal(loaded(x, k), model.eval()(x, k))
 
 
 def test_trains_through_the_training_layer_and_loads(paired_dirs, tmp_path):
