@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import torch
@@ -42,9 +43,13 @@ def evaluate_effect(fx: EffectModel, data_dir: str | Path, progress: bool = True
         values = [r[system][metric] for r in rows]
         return math.fsum(values) / len(values)
 
+    # Means are dominated by clips whose target is much quieter than the input (ESR >> 1 for the
+    # identity there): the median clip and the number of clips won say how a typical clip fares.
     return {"num_items": len(rows), "data": str(data_dir),
             "model": {m: mean("model", m) for m in EFFECT_METRICS},
             "identity": {m: mean("identity", m) for m in EFFECT_METRICS},
+            "median_esr": {s: statistics.median(r[s]["esr"] for r in rows) for s in ("model", "identity")},
+            "clips_better": sum(r["model"]["esr"] < r["identity"]["esr"] for r in rows),
             "per_item": rows}
 
 
@@ -55,5 +60,8 @@ def format_table(result: dict, title: str = "") -> str:
     for m in EFFECT_METRICS:
         a, b = result["model"][m], result["identity"][m]
         lines.append(f"{m:<10} {a:>10.4f} {b:>10.4f} {a / b if b else float('nan'):>15.3f}")
-    lines.append(f"({result['num_items']} clips of {result['data']})")
+    a, b = result["median_esr"]["model"], result["median_esr"]["identity"]
+    lines.append(f"{'esr median':<10} {a:>10.4f} {b:>10.4f} {a / b if b else float('nan'):>15.3f}")
+    lines.append(f"(means over {result['num_items']} clips of {result['data']}; model ESR below the identity's "
+                 f"on {result['clips_better']} of them)")
     return "\n".join(lines)

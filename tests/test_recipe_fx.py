@@ -45,6 +45,7 @@ def test_recipe_runs_every_stage_then_skips_them(tmp_path, fx_corpus):
     scores = json.loads((exp / "test.json").read_text())
     assert scores["num_items"] == 12 and scores["identity"]["esr"] > 0
     assert "== results: compressor, fast" in res.stdout and "model/identity" in res.stdout
+    assert "esr median" in res.stdout and 0 <= scores["clips_better"] <= 12
     assert (exp / "demo.wav").exists() and (exp / "best.pt").exists()
     again = run(recipe, "--overrides", FAST, "--tag", "fast")
     assert again.returncode == 0 and again.stdout.count("done already, skipping") == 5
@@ -67,6 +68,7 @@ def test_pretrained_compressor_beats_identity_on_test(fx_corpus):
     # the model card's figure is what this split gives
     card = (REPO / "pretrained" / "fx-compressor-tcn" / "README.md").read_text()
     assert f"{res['model']['esr']:.3f}" in card
+    assert res["clips_better"] == 4 and f"{res['median_esr']['model']:.4f}" in card
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ run_stage 4 demo  audiokit fx process "data/test/$demo_in" "$exp/demo.wav" -m "$
 if [ "$stop_stage" -ge 3 ] && [ -f "$exp/logs/stage3.log" ]; then
   echo
   echo "== results: $effect, $tag (test split, held-out knob settings) =="
-  grep -A 6 "^metric" "$exp/logs/stage3.log"
+  grep -A 7 "^metric" "$exp/logs/stage3.log"
   echo
   echo "outputs: model $exp/best.pt | scores $exp/test.json | demo $exp/demo.wav | TensorBoard: tensorboard --logdir $exp/tb"
 fi
