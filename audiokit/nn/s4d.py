@@ -136,13 +136,67 @@ class S4D(nn.Module):
         """
         return torch.zeros(batch_size, self.channels, self.modes, 2, device=self.d.device, dtype=torch.float64)
 
+    def _frozen_key(self, length: int, dtype: torch.dtype) -> tuple:
+        return (length, dtype, self.d.device, *(p._version for p in self.parameters()),
+                *(p.data_ptr() for p in self.parameters()))
+
+    @torch.no_grad()
+    def frozen_step_tables(self, length: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """Real matrices that make a block of ``length`` samples plain matmuls (inference only).
+
+        ``toeplitz (C, L, L)``: the block's zero-state response; ``free (C, 2M, L)``: output of the
+        carried state ``[Re s, Im s]``; ``drive (C, L, 2M)``: the block's input into the new state;
+        ``decay_re, decay_im (C, M)``: ``A_bar^L``. Cached until a parameter changes, so streaming does
+        no per-block discretisation and exported graphs hold only real arithmetic.
+        """
+        cache = getattr(self, "_frozen", None)
+        if torch.compiler.is_compiling() and cache is not None and cache[0][:2] == (length, dtype):
+            return cache[1]  # torch.export traces with fake parameters: the tables become graph constants
+        key = self._frozen_key(length, dtype)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        dt_a, b_bar, c = self.discretize()
+        powers = self.powers(dt_a, length + 1, torch.complex128)                    # (C, M, L+1)
+        kernel = 2 * torch.einsum("cm,cml->cl", c * b_bar, powers[..., :length]).real  # (C, L)
+        j = torch.arange(length, device=kernel.device)
+        lag = j[:, None] - j[None, :]                                               # t - s
+        toeplitz = torch.where(lag >= 0, kernel[:, lag.clamp(min=0)], torch.zeros((), dtype=kernel.dtype))
+        toeplitz = toeplitz + torch.diag_embed(self.d.double()[:, None].expand(-1, length))  # + D skip
+        ca = c[..., None] * powers[..., 1:]                                         # C A_bar^(t+1): (C, M, L)
+        free = torch.cat([2 * ca.real, -2 * ca.imag], dim=1)                        # (C, 2M, L)
+        ba = b_bar[..., None] * powers[..., :length].flip(-1)                       # B_bar A_bar^(L-1-t)
+        drive = torch.cat([ba.real, ba.imag], dim=1).transpose(1, 2)                # (C, L, 2M)
+        tables = {"toeplitz": toeplitz.to(dtype), "free": free, "drive": drive,
+                  "decay_re": powers[..., length].real, "decay_im": powers[..., length].imag}
+        self._frozen = (key, tables)
+        return tables
+
+    def frozen_step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``step`` through :meth:`frozen_step_tables`: same result, real matmuls only (no autograd)."""
+        t = self.frozen_step_tables(u.shape[-1], u.dtype)
+        uc = u.transpose(0, 1)                                                      # (B, C, L) -> (C, B, L)
+        y = torch.bmm(uc, t["toeplitz"].transpose(1, 2))                            # (C, B, L)
+        s_re, s_im = state[..., 0], state[..., 1]                                   # (B, C, M) each
+        s = torch.cat([s_re, s_im], dim=-1).transpose(0, 1)                         # (C, B, 2M)
+        y = y + torch.bmm(s, t["free"]).to(u.dtype)
+        d = torch.bmm(uc.double(), t["drive"]).transpose(0, 1)                      # (B, C, 2M)
+        m = self.modes
+        a_re, a_im = t["decay_re"], t["decay_im"]                                   # (C, M)
+        new = torch.stack([a_re * s_re - a_im * s_im + d[..., :m], a_im * s_re + a_re * s_im + d[..., m:]], dim=-1)
+        return y.transpose(0, 1), new
+
     def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Process one block ``(B, C, L)`` of any length ``L >= 1`` exactly; return output and new state.
+
+        At inference (no autograd, blocks up to 1024 samples) the per-block tables are cached and
+        reused (:meth:`frozen_step`).
 
         The carried state and its terms are float64; the block's own convolution runs in the
         input's precision, as offline. Every sum over modes or samples is a batched matmul over
         channels with the powers stacked as real rows ``[Re A_bar^j; Im A_bar^j]``.
         """
+        if not torch.is_grad_enabled() and u.shape[-1] <= 1024:
+            return self.frozen_step(u, state)
         length, modes = u.shape[-1], self.modes
         dt_a, b_bar, c = self.discretize()
         powers = self.powers(dt_a, length + 1, torch.complex128)                    # (C, M, L+1)

@@ -114,7 +114,7 @@ class TFiLM(nn.Module):
             return x.clone(), state
         outputs, running_max, position = [], state.running_max, state.position
         modulation, hc = state.modulation, (state.h, state.c)
-        head = min(self.block_size - position, x.shape[-1]) if position else 0
+        head = min(self.block_size - position, int(x.shape[-1])) if position else 0
         if head:  # finish the block begun in an earlier call with its known modulation
             part = x[..., :head]
             scale, shift = modulation[..., None].chunk(2, dim=1)  # (B, 2C) -> 2 x (B, C, 1)
@@ -125,6 +125,6 @@ class TFiLM(nn.Module):
             rest = x[..., head:]
             y, running_max, modulation, hc = self._modulate_aligned(rest, cond, running_max, hc)
             outputs.append(y)
-            position = rest.shape[-1] % self.block_size
+            position = int(rest.shape[-1]) % self.block_size  # a Python int, also when traced
         y = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
         return y, TFiLMState(hc[0], hc[1], running_max, position, modulation)
