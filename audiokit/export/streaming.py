@@ -116,16 +116,17 @@ class StreamingEffect(nn.Module):
         """Non-tensor state (a position in a block) must be the same after every chunk, or a traced
         step would bake in the wrong value."""
         with torch.no_grad():
-            out = self(torch.zeros(self.channels, self.chunk), torch.zeros(self.num_knobs),
-                       torch.full((self.num_knobs,), math.nan), *tensors)
-        _, template = flatten_state(unflatten_state(self._template, list(out[2:])))
-        if _constants(template) != _constants(self._template):
+            _, new_state = self.model.step(torch.zeros(self.channels, 1, self.chunk),
+                                           torch.zeros(self.channels, self.num_knobs),
+                                           unflatten_state(self._template, tensors))
+        new_tensors, template = flatten_state(new_state)
+        if _constants(template) != _constants(self._template) or len(new_tensors) != len(tensors):
             period = getattr(self.model, "stream_period", None)
             hint = f" (a multiple of {period})" if period else ""
             raise ExportError(f"{type(self.model).__name__} cannot stream in chunks of {self.chunk} samples: its "
                               f"state keeps a position inside a block; choose a chunk size that is a whole number "
                               f"of its blocks{hint}")
-        for t, u in zip(tensors, out[2:]):
+        for t, u in zip(tensors, new_tensors):
             if t.shape != u.shape or t.dtype != u.dtype:
                 raise ExportError(f"{type(self.model).__name__}: a state tensor changes from {tuple(t.shape)} "
                                   f"{t.dtype} to {tuple(u.shape)} {u.dtype} after a chunk; it cannot be exported")

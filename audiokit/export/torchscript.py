@@ -14,6 +14,7 @@ load; :mod:`audiokit.export.aoti` is the ``torch.export`` path.
 """
 
 import base64
+import json
 import os
 import warnings
 from pathlib import Path
@@ -47,12 +48,13 @@ class ScriptedEffect(nn.Module):
     state: List[torch.Tensor]
     initial: List[torch.Tensor]
 
-    def __init__(self, step: nn.Module, stream: StreamingEffect, metadata_json: str):
+    def __init__(self, step: nn.Module, stream: StreamingEffect, metadata_json: str, default_knobs: torch.Tensor):
         super().__init__()
         self.step = step
         self.initial = stream.initial_state()
         self.state = [t.clone() for t in self.initial]
         self.smoothed = stream.initial_smoothed()
+        self.default_knobs = default_knobs
         self.sample_rate = stream.sample_rate
         self.channels = stream.channels
         self.chunk = stream.chunk
@@ -91,6 +93,16 @@ class ScriptedEffect(nn.Module):
         return self.sample_rate, self.channels, self.chunk, self.num_knobs, self.latency
 
 
+def default_knobs(stream: StreamingEffect, metadata_json: str) -> torch.Tensor:
+    """The knob schema's defaults, normalised (0.5 where the export has no schema)."""
+    from audiokit.data.knobs import KnobSchema
+
+    knobs = json.loads(metadata_json).get("knobs") or []
+    if len(knobs) != stream.num_knobs:
+        return torch.full((stream.num_knobs,), 0.5)
+    return KnobSchema.from_json(knobs).normalize({})
+
+
 def script(stream: StreamingEffect, metadata_json: str) -> torch.jit.ScriptModule:
     example = (torch.zeros(stream.channels, stream.chunk), torch.full((stream.num_knobs,), 0.5),
                stream.initial_smoothed(), stream.initial_state())
@@ -98,7 +110,7 @@ def script(stream: StreamingEffect, metadata_json: str) -> torch.jit.ScriptModul
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks; deprecation notice
         step = torch.jit.trace(_ListStep(stream), example, check_trace=False)
-        return torch.jit.script(ScriptedEffect(step, stream, metadata_json))
+        return torch.jit.script(ScriptedEffect(step, stream, metadata_json, default_knobs(stream, metadata_json)))
 
 
 def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.PathLike) -> Path:

@@ -97,6 +97,7 @@ class GCN(EffectModule):
             raise ValueError(f"GCN needs at least one knob, got num_knobs={num_knobs}")
         self.sample_rate = int(sample_rate)
         self.num_knobs = int(num_knobs)
+        self.tfilm_block_size = tfilm_block_size
         self.knob_mlp = KnobMLP(num_knobs, tuple(cond_hidden))
         num_layers = num_blocks * layers_per_block
         self.layers = nn.ModuleList(
@@ -109,6 +110,11 @@ class GCN(EffectModule):
     @property
     def receptive_field(self) -> int:
         return 1 + sum(layer.conv.context for layer in self.layers)
+
+    @property
+    def stream_period(self) -> int:
+        """Fixed-chunk streaming (plugin export) needs chunks that are whole TFiLM blocks."""
+        return self.tfilm_block_size or 1
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
         """B batch, T samples, K knobs: x ``(B, 1, T)``, knobs ``(B, K)`` -> ``(B, 1, T)``."""
