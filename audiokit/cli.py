@@ -1,10 +1,12 @@
 """The ``audiokit`` command line: ``audiokit <verb> ...``; ``audiokit <verb> --help`` for each.
 
     audiokit corpus make fx --out corpus/fx --size tiny --seed 0
+    audiokit corpus prepare signaltrain --root /data/signaltrain --out corpus/signaltrain
     audiokit data validate corpus/fx/compressor/train
     audiokit train conf/tcn_tiny.yaml --exp-dir exp/tcn data.train.batch_size=16
     audiokit eval -m exp/tcn/best.pt --data corpus/fx/compressor/test --out exp/tcn/test.json
     audiokit fx process in.wav out.wav -m fx-compressor-tcn --knob threshold_db=-20 --knob ratio=6
+    audiokit export -m fx-compressor-tcn --format torchscript -o fx.ts; audiokit export --verify fx.ts
 """
 from __future__ import annotations
 
@@ -38,6 +40,22 @@ def cmd_corpus_make(args) -> int:
         kwargs["sample_rate"] = args.sample_rate
     out = make(args.out, **kwargs)
     print(f"{args.corpus} corpus ready in {out}")
+    return 0
+
+
+def cmd_corpus_download(args) -> int:
+    from audiokit.corpora import DOWNLOADERS
+
+    path = DOWNLOADERS[args.corpus](args.root, progress=not args.quiet)
+    print(f"{args.corpus} corpus ready in {path}")
+    return 0
+
+
+def cmd_corpus_prepare(args) -> int:
+    from audiokit.corpora import PREPARERS
+
+    out = PREPARERS[args.corpus](args.root, args.out, progress=not args.quiet)
+    print(f"{args.corpus} data dirs ready in {out}")
     return 0
 
 
@@ -107,6 +125,25 @@ def cmd_fx_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from audiokit.export import export_effect, verify
+
+    if args.verify:
+        for path in args.verify:
+            r = verify(path)
+            print(f"{path}: OK ({r['format']}, {r['model']}, {r['sample_rate']} Hz, {r['channels']} ch, chunk "
+                  f"{r['chunk']}, golden max error {r['max_abs_error']:.2g})")
+        return 0
+    if not (args.model and args.format and args.out):
+        raise AudiokitError("export needs -m MODEL --format FORMAT -o OUT (or --verify FILE)")
+    out = export_effect(args.model, args.format, args.out, channels=args.channels, chunk=args.chunk,
+                        smoothing_ms=args.smoothing_ms)
+    r = verify(out)
+    print(f"wrote {out} ({args.format}; chunk {r['chunk']} samples at {r['sample_rate']} Hz, {r['channels']} "
+          f"channel(s), {r['num_knobs']} knobs; golden vectors verified, max error {r['max_abs_error']:.2g})")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiokit", description="audiokit: audio and speech models, by recipe.")
@@ -114,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
 
-    corpus = sub.add_parser("corpus", help="make the offline corpora").add_subparsers(
+    corpus = sub.add_parser("corpus", help="make the offline corpora, download and prepare real ones").add_subparsers(
         dest="action", metavar="<action>", required=True)
     make = corpus.add_parser("make", help="make an offline corpus (deterministic, resumable)")
     make.add_argument("corpus", choices=["speech", "fx"], help="which corpus")
@@ -124,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--sample-rate", type=int, default=None, help="sample rate in Hz (default: the corpus')")
     make.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=cmd_corpus_make)
+    down = corpus.add_parser("download", help="download a real corpus (resumable; a copy under --root is used as is)")
+    down.add_argument("corpus", choices=["signaltrain"], help="which corpus")
+    down.add_argument("--root", required=True, type=Path, help="folder to download into, or holding a copy")
+    down.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    down.set_defaults(func=cmd_corpus_download)
+    prep = corpus.add_parser("prepare", help="write Kaldi data dirs of a real corpus")
+    prep.add_argument("corpus", choices=["signaltrain"], help="which corpus")
+    prep.add_argument("--root", required=True, type=Path, help="folder holding the corpus")
+    prep.add_argument("--out", required=True, type=Path, help="output folder of the data dirs")
+    prep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    prep.set_defaults(func=cmd_corpus_prepare)
 
     data = sub.add_parser("data", help="Kaldi data directories").add_subparsers(
         dest="action", metavar="<action>", required=True)
@@ -160,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
     finfo = fx.add_parser("info", help="show an effect model's knobs and properties")
     finfo.add_argument("-m", "--model", required=True)
     finfo.set_defaults(func=cmd_fx_info)
+
+    ex = sub.add_parser("export", help="export an effect model as a real-time plugin model, or verify one")
+    ex.add_argument("-m", "--model", help="checkpoint, experiment dir or pretrained name")
+    ex.add_argument("--format", choices=["torchscript", "onnx", "aoti", "neutone"], help="export format")
+    ex.add_argument("-o", "--out", type=Path, help="output file (.ts, .onnx, .pt2, .nm)")
+    ex.add_argument("--channels", type=int, default=1, help="audio channels the plugin processes (default 1)")
+    ex.add_argument("--chunk", type=int, default=None,
+                    help="samples per internal step; host blocks must be multiples (default 128)")
+    ex.add_argument("--smoothing-ms", type=float, default=20.0, help="knob smoothing time constant (0: off)")
+    ex.add_argument("--verify", nargs="+", type=Path, metavar="FILE",
+                    help="reload exported files and re-run their golden vectors instead of exporting")
+    ex.set_defaults(func=cmd_export)
     return parser
 
 

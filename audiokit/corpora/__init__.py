@@ -1,4 +1,5 @@
-"""Corpora: the offline generators (no network, deterministic for a seed, resumable).
+"""Corpora: the offline generators (no network, deterministic for a seed, resumable) and real corpora
+(download + prepare).
 
 ``CORPORA`` maps a corpus name to its maker, ``make(out_dir, size=..., seed=..., sample_rate=...,
 progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech|fx --out DIR``):
@@ -9,10 +10,21 @@ progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech
   distortion, with knob values and held-out knob ranges in the test split (effect-modelling recipes).
 
 Both need the ``corpora`` extra (``pip install audiokit[corpora]``: espeakng-loader, pedalboard).
+
+Real corpora have a downloader, ``download(root, progress=...) -> Path`` (``audiokit corpus download NAME
+--root DIR``; a copy already under ``root`` is used as is), and a preparer, ``prepare(root, out,
+progress=...) -> Path``, writing Kaldi data dirs (``audiokit corpus prepare NAME --root DIR --out DIR``):
+
+* ``signaltrain`` — :mod:`audiokit.corpora.signaltrain`: the SignalTrain LA2A Dataset 1.1 (a Teletronix
+  LA-2A, knobs ``limit`` and ``peak_reduction``) as paired effect data dirs.
 """
 from audiokit.corpora.fx import make_fx
+from audiokit.corpora.signaltrain import download_signaltrain, prepare_signaltrain
 from audiokit.corpora.speech import make_speech
 
 CORPORA = {"speech": make_speech, "fx": make_fx}
+DOWNLOADERS = {"signaltrain": download_signaltrain}
+PREPARERS = {"signaltrain": prepare_signaltrain}
 
-__all__ = ["CORPORA", "make_speech", "make_fx"]
+__all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "download_signaltrain",
+           "prepare_signaltrain"]

@@ -20,8 +20,7 @@ import os
 from pathlib import Path
 
 from audiokit.export.golden import metadata
-from audiokit.export.streaming import make_golden
-from audiokit.export.streaming import ExportError, StreamingEffect
+from audiokit.export.streaming import ExportError, StreamingEffect, make_golden
 
 FORMATS = {"torchscript": ".ts", "onnx": ".onnx", "aoti": ".pt2", "neutone": ".nm"}
 DEFAULT_CHUNK = 128

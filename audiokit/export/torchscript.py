@@ -18,7 +18,6 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import List, Tuple
 
 import torch
 from torch import nn
@@ -37,7 +36,7 @@ class _ListStep(nn.Module):
         super().__init__()
         self.stream = stream
 
-    def forward(self, x: torch.Tensor, knobs: torch.Tensor, smoothed: torch.Tensor, state: List[torch.Tensor]):
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor, smoothed: torch.Tensor, state: list[torch.Tensor]):
         y, smoothed, *new_state = self.stream(x, knobs, smoothed, *state)
         return y, smoothed, new_state
 
@@ -45,8 +44,8 @@ class _ListStep(nn.Module):
 class ScriptedEffect(nn.Module):
     """Stateful streaming wrapper, compiled with ``torch.jit.script`` around the traced step."""
 
-    state: List[torch.Tensor]
-    initial: List[torch.Tensor]
+    state: list[torch.Tensor]
+    initial: list[torch.Tensor]
 
     def __init__(self, step: nn.Module, stream: StreamingEffect, metadata_json: str, default_knobs: torch.Tensor):
         super().__init__()
@@ -64,15 +63,13 @@ class ScriptedEffect(nn.Module):
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.size(0) != self.channels:
-            raise ValueError("audio: expected shape ({}, N) (channels, samples), got {}".format(
-                self.channels, x.shape))
+            raise ValueError(f"audio: expected shape ({self.channels}, N) (channels, samples), got {x.shape}")
         if x.size(1) % self.chunk != 0:
-            raise ValueError("audio: block of {} samples is not a multiple of the chunk size {}".format(
-                x.size(1), self.chunk))
+            raise ValueError(f"audio: block of {x.size(1)} samples is not a multiple of the chunk size {self.chunk}")
         if knobs.dim() != 1 or knobs.size(0) != self.num_knobs:
-            raise ValueError("knobs: expected {} normalised values, got shape {}".format(self.num_knobs, knobs.shape))
+            raise ValueError(f"knobs: expected {self.num_knobs} normalised values, got shape {knobs.shape}")
         if bool((knobs < 0.0).any()) or bool((knobs > 1.0).any()):
-            raise ValueError("knobs: normalised values must lie in [0, 1], got {}".format(knobs))
+            raise ValueError(f"knobs: normalised values must lie in [0, 1], got {knobs}")
         out = torch.empty_like(x)
         for i in range(x.size(1) // self.chunk):
             y, smoothed, state = self.step(x[:, i * self.chunk : (i + 1) * self.chunk], knobs, self.smoothed,
@@ -88,7 +85,7 @@ class ScriptedEffect(nn.Module):
         self.smoothed = torch.full_like(self.smoothed, float("nan"))
 
     @torch.jit.export
-    def describe(self) -> Tuple[int, int, int, int, int]:
+    def describe(self) -> tuple[int, int, int, int, int]:
         """``(sample_rate, channels, chunk, num_knobs, latency)`` for hosts."""
         return self.sample_rate, self.channels, self.chunk, self.num_knobs, self.latency
 
