@@ -35,8 +35,14 @@ setup(
     extras_require={
         # Offline corpora: eSpeak NG speech (library shipped on PyPI) and real effect processors.
         "corpora": ["espeakng-loader>=0.2", "pedalboard>=0.9"],
-        "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9"],
-        "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9"],
+        # Plugin export beyond TorchScript: ONNX (exporter + runtime for the verifier).
+        "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+        # The Neutone plugin format; neutone-sdk pins numpy < 2.3, so it stays out of the default set.
+        "neutone": ["neutone-sdk>=1.5"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9",
+                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+        "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9",
+                "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
 )

@@ -30,6 +30,7 @@ MODELS = {  # name -> (target, constructor args after sample_rate, num_knobs)
     "gcn_tfilm": ("audiokit.models.effects.gcn.GCN",
                   dict(num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64)),
     "s4": ("audiokit.models.effects.s4.S4", dict(num_blocks=2, channels=8, state_size=4)),
+    "graybox": ("audiokit.models.effects.graybox.graybox_compressor", {}),
 }
 
 

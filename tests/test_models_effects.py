@@ -1,4 +1,4 @@
-"""The one streaming contract, checked for every effect architecture.
+"""The one streaming contract, checked for every effect architecture (black-box and gray-box).
 
 For random block sizes (1..4096, changing from block to block) streaming equals offline; output at
 t does not depend on input after t; knob changes reach the output.
@@ -10,9 +10,12 @@ import random
 import pytest
 import torch
 
-from audiokit.models.effects import GCN, LSTM, S4, TCN
-from audiokit.train.checkpoint import load_model, save_model
+from audiokit.models.effects import GCN, LSTM, S4, TCN, Chain, Compressor, ParametricEQ, Waveshaper
+from audiokit.nn.biquad import biquad_coefficients, biquad_filter
+from audiokit.nn.dynamics import gain_reduction_db, level_db, smooth_gain_reduction, time_constant_to_alpha
+from audiokit.train.checkpoint import build_model, load_model, save_model
 
+SMALL_TCN = dict(num_blocks=2, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False)
 ARCHITECTURES = {  # name -> (class, constructor args after sample_rate=8000, num_knobs=2)
     "tcn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False)),
     "tcn_bn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3)),
@@ -21,12 +24,30 @@ ARCHITECTURES = {  # name -> (class, constructor args after sample_rate=8000, nu
     "gcn_tfilm": (GCN, dict(num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64)),
     "gcn_film": (GCN, dict(num_blocks=2, layers_per_block=3, channels=8, tfilm_block_size=None)),
     "s4": (S4, dict(num_blocks=2, channels=8, state_size=4)),
+    "eq": (ParametricEQ, dict()),  # every band kind streams in test_models_graybox
+    "compressor": (Compressor, dict()),
+    "waveshaper": (Waveshaper, dict(polynomial_degree=3)),
+    # nested models as a config gives them (see spec): built first, then passed to the chain
+    "graybox_chain": (Chain, dict(effects=[
+        {"_target_": "audiokit.models.effects.graybox.ParametricEQ", "bands": ["low_shelf", "peaking", "high_shelf"]},
+        {"_target_": "audiokit.models.effects.graybox.Compressor"},
+        {"_target_": "audiokit.models.effects.tcn.TCN", **SMALL_TCN},
+    ])),
 }
 
 
-def build(name: str, num_knobs: int = 2):
+def spec(name: str, num_knobs: int = 2) -> tuple[str, dict]:
+    """Import path and constructor args at 8000 Hz, as a checkpoint stores them; nested ``_target_``
+    models (a chain's effects) get the same sample rate and knobs, as a config's interpolations give them."""
     cls, kwargs = ARCHITECTURES[name]
-    return cls(8000, num_knobs, **kwargs)
+    common = {"sample_rate": 8000, "num_knobs": num_knobs}
+    args = {key: [{**value, **common} if isinstance(value, dict) else value for value in values]
+            if isinstance(values, list) else values for key, values in kwargs.items()}
+    return f"{cls.__module__}.{cls.__name__}", {**common, **args}
+
+
+def build(name: str, num_knobs: int = 2):
+    return build_model(*spec(name, num_knobs))
 
 
 def random_blocks(total: int, seed: int) -> list[int]:
@@ -113,13 +134,35 @@ def test_every_parameter_gets_a_gradient(name):
     assert not [n for n, p in model.named_parameters() if p.grad is None]  # DDP needs this
 
 
+def saturation(x: torch.Tensor, knob: torch.Tensor) -> torch.Tensor:
+    """A knob-dependent saturation: ``(B, 1, T), (B, 1) -> (B, 1, T)``."""
+    return torch.tanh(x * (1 + 4 * knob[..., None])) * 0.8
+
+
+def bass_shelf(x: torch.Tensor, knob: torch.Tensor) -> torch.Tensor:
+    """A bass knob, -6..+6 dB below 300 Hz at 8 kHz: what a linear model can learn."""
+    coefficients = biquad_coefficients("low_shelf", -6 + 12 * knob[:, 0].double(), 300.0, 0.707, 8000)
+    return biquad_filter(x[:, 0].double(), coefficients)[0][:, None].to(x.dtype)
+
+
+def compression(x: torch.Tensor, knob: torch.Tensor) -> torch.Tensor:
+    """A threshold knob, -12..-24 dB at 4:1, 2 ms attack, 50 ms release: what a level-only model can learn."""
+    reduction = gain_reduction_db(level_db(x[:, 0]), -12 - 12 * knob, 4.0, 6.0)
+    alpha = lambda ms: time_constant_to_alpha(torch.full((x.shape[0],), ms), 8000)
+    return x * 10 ** (-smooth_gain_reduction(reduction, alpha(2.0), alpha(50.0))[:, None] / 20)
+
+
+# knob-dependent targets the gray-box blocks can represent (an EQ cannot saturate); default: saturation
+OVERFIT_TARGETS = {"eq": bass_shelf, "compressor": compression}
+
+
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_overfits_one_batch(name):
     torch.manual_seed(0)
     model = build(name, num_knobs=1)
     x = torch.randn(4, 1, 1000) * 0.5
     drive = torch.tensor([[0.0], [0.3], [0.6], [1.0]])
-    target = torch.tanh(x * (1 + 4 * drive[..., None])) * 0.8  # a knob-dependent saturation
+    target = OVERFIT_TARGETS.get(name, saturation)(x, drive)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = None
     for _ in range(300):
@@ -134,10 +177,8 @@ def test_overfits_one_batch(name):
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_checkpoint_round_trip_weights_only(name, tmp_path):
     torch.manual_seed(0)
-    cls, kwargs = ARCHITECTURES[name]
-    args = {"sample_rate": 8000, "num_knobs": 2, **kwargs}
+    target, args = spec(name)
     model = build(name).eval()
-    target = f"{cls.__module__}.{cls.__name__}"
     save_model(tmp_path / "m.pt", model, target, args, family="effects", sample_rate=8000)
     ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
     assert ckpt["target"] == target and ckpt["args"] == args

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+SMALL_BLOCK = 256  # streaming blocks up to this length use the unfold + matmul path
+
 
 class CausalConv1d(nn.Conv1d):
     """``nn.Conv1d`` that pads on the left only (output length = input length).
@@ -48,5 +50,14 @@ class CausalConv1d(nn.Conv1d):
     def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Process one block ``(B, C_in, n)`` given the cache; return output and the new cache."""
         full = torch.cat([state, x], dim=-1)  # (B, C_in, context + n)
-        y = self._conv_forward(full, self.weight, self.bias)
+        n, d = x.shape[-1], self.dilation[0]
+        if d > 1 and self.groups == 1 and n <= SMALL_BLOCK:
+            # Small blocks of a widely dilated conv: the k taps as a (C_in*k, n) matrix, one matmul.
+            # 1.5-7x faster than conv1d there on one CPU thread (benchmarks/effects.py); same result.
+            cols = full.unfold(-1, n, d)  # (B, C_in, k, n): cols[..., j, t] = full[..., j*d + t]
+            y = torch.matmul(self.weight.reshape(self.out_channels, -1), cols.reshape(x.shape[0], -1, n))
+            if self.bias is not None:
+                y = y + self.bias[:, None]
+        else:
+            y = self._conv_forward(full, self.weight, self.bias)
         return y, full[..., full.shape[-1] - self.context :]

@@ -33,6 +33,8 @@ import math
 import torch
 from torch import nn
 
+FROZEN_BLOCK = 256  # inference sub-block: the tables hold C x 256 x 256 floats
+
 
 def _fft_size(n: int) -> int:
     """Smallest power of two >= n (a fast, exact-enough length for the FFT convolution)."""
@@ -136,8 +138,8 @@ class S4D(nn.Module):
         """
         return torch.zeros(batch_size, self.channels, self.modes, 2, device=self.d.device, dtype=torch.float64)
 
-    def _frozen_key(self, length: int, dtype: torch.dtype) -> tuple:
-        return (length, dtype, self.d.device, *(p._version for p in self.parameters()),
+    def _frozen_key(self, dtype: torch.dtype) -> tuple:
+        return (dtype, self.d.device, *(p._version for p in self.parameters()),
                 *(p.data_ptr() for p in self.parameters()))
 
     @torch.no_grad()
@@ -150,11 +152,13 @@ class S4D(nn.Module):
         no per-block discretisation and exported graphs hold only real arithmetic.
         """
         cache = getattr(self, "_frozen", None)
-        if torch.compiler.is_compiling() and cache is not None and cache[0][:2] == (length, dtype):
-            return cache[1]  # torch.export traces with fake parameters: the tables become graph constants
-        key = self._frozen_key(length, dtype)
-        if cache is not None and cache[0] == key:
-            return cache[1]
+        if torch.compiler.is_compiling() and cache is not None and (length, dtype) in cache[1]:
+            return cache[1][length, dtype]  # torch.export traces with fake parameters: tables become constants
+        key = self._frozen_key(dtype)
+        if cache is None or cache[0] != key:
+            cache = self._frozen = (key, {})
+        if (length, dtype) in cache[1]:
+            return cache[1][length, dtype]
         dt_a, b_bar, c = self.discretize()
         powers = self.powers(dt_a, length + 1, torch.complex128)                    # (C, M, L+1)
         kernel = 2 * torch.einsum("cm,cml->cl", c * b_bar, powers[..., :length]).real  # (C, L)
@@ -168,7 +172,7 @@ class S4D(nn.Module):
         drive = torch.cat([ba.real, ba.imag], dim=1).transpose(1, 2)                # (C, L, 2M)
         tables = {"toeplitz": toeplitz.to(dtype), "free": free, "drive": drive,
                   "decay_re": powers[..., length].real, "decay_im": powers[..., length].imag}
-        self._frozen = (key, tables)
+        cache[1][length, dtype] = tables
         return tables
 
     def frozen_step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,15 +192,19 @@ class S4D(nn.Module):
     def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Process one block ``(B, C, L)`` of any length ``L >= 1`` exactly; return output and new state.
 
-        At inference (no autograd, blocks up to 1024 samples) the per-block tables are cached and
-        reused (:meth:`frozen_step`).
+        At inference (no autograd) the block runs as sub-blocks of ``FROZEN_BLOCK`` samples through
+        cached tables (:meth:`frozen_step`): cost per sample flat in the block size.
 
         The carried state and its terms are float64; the block's own convolution runs in the
         input's precision, as offline. Every sum over modes or samples is a batched matmul over
         channels with the powers stacked as real rows ``[Re A_bar^j; Im A_bar^j]``.
         """
-        if not torch.is_grad_enabled() and u.shape[-1] <= 1024:
-            return self.frozen_step(u, state)
+        if not torch.is_grad_enabled():  # inference: cached tables, sub-blocks of at most FROZEN_BLOCK
+            outs = []
+            for start in range(0, int(u.shape[-1]), FROZEN_BLOCK):
+                y, state = self.frozen_step(u[..., start : start + FROZEN_BLOCK], state)
+                outs.append(y)
+            return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), state
         length, modes = u.shape[-1], self.modes
         dt_a, b_bar, c = self.discretize()
         powers = self.powers(dt_a, length + 1, torch.complex128)                    # (C, M, L+1)

@@ -8,6 +8,7 @@ binary records their folder as its run path.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,9 +26,17 @@ def compile_command(out: str | os.PathLike, cxx: str | None = None) -> list[str]
     include = [os.path.join(root, "include"), os.path.join(root, "include", "torch", "csrc", "api", "include")]
     lib = os.path.join(root, "lib")
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
-    return [cxx or os.environ.get("CXX", "g++"), "-O2", "-std=c++20", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
-            *(f"-I{p}" for p in include), str(SOURCE), "-o", str(out), f"-L{lib}", f"-Wl,-rpath,{lib}",
-            "-ltorch", "-ltorch_cpu", "-lc10"]
+    cmd = [cxx or os.environ.get("CXX", "g++"), "-O2", "-std=c++20", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+           *(f"-I{p}" for p in include), str(SOURCE), "-o", str(out), f"-L{lib}", f"-Wl,-rpath,{lib}",
+           "-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--disable-new-dtags"]  # RPATH: also for deps of deps
+    # Gray-box filters trace to torchaudio's lfilter op: link torchaudio's op library when it is installed
+    # (--no-as-needed keeps it although no symbol is referenced: loading it registers the ops).
+    spec = importlib.util.find_spec("torchaudio")
+    audio_lib = os.path.join(os.path.dirname(spec.origin), "lib") if spec and spec.origin else None
+    if audio_lib and os.path.isfile(os.path.join(audio_lib, "libtorchaudio.abi3.so")):
+        cmd += ["-Wl,--no-as-needed", f"-L{audio_lib}", "-l:libtorchaudio.abi3.so", f"-Wl,-rpath,{audio_lib}",
+                "-Wl,--as-needed"]
+    return cmd
 
 
 def build_host(out: str | os.PathLike, force: bool = False) -> Path:
