@@ -12,8 +12,9 @@ At 48 kHz, one thread, random weights (speed does not depend on them), mono, kno
 - C++ host:   ``audiokit/export/host/effect_host`` on the same export, reading/writing WAV, its own timer
 - recompute:  micro-tcn's plugin method, a fresh forward over ``receptive_field - 1 + block`` samples
               per block (TCN only; the other models have no finite receptive field to recompute)
-- ceiling:    the model's FLOPs per second of audio (matmuls and convolutions, counted by
-              ``torch.utils.flop_counter`` on a 2048-sample step) against the single-thread matrix
+- ceiling:    the model's FLOPs per second of audio (matmuls, convolutions and LSTM cells, counted
+              by ``torch.utils.flop_counter`` on a 2048-sample step; FFTs and element-wise ops are
+              not counted, so for S4 and gray-box models it is a loose bound) against the single-thread matrix
               multiply throughput measured here: the RTF a perfect implementation would reach.
 
 RTF = seconds of audio per second of compute (> 1: faster than real time). Quoted peers: micro-tcn's
@@ -72,9 +73,20 @@ def flops_per_second(model) -> float:
     state = model.init_state(1)
     x, k = torch.randn(1, 1, 2048) * 0.3, torch.full((1, model.num_knobs), 0.5)
     model.step(x, k, state)  # warm caches (S4 tables) outside the count
+    lstm_flops = [0]
+
+    def count_lstm(module, inputs, output):  # the flop counter does not see fused LSTM kernels
+        steps = inputs[0].shape[0] * inputs[0].shape[1]
+        for layer in range(module.num_layers):
+            width = module.input_size if layer == 0 else module.hidden_size
+            lstm_flops[0] += 2 * 4 * module.hidden_size * (width + module.hidden_size) * steps
+
+    hooks = [m.register_forward_hook(count_lstm) for m in model.modules() if isinstance(m, torch.nn.LSTM)]
     with FlopCounterMode(display=False) as counter:
         model.step(x, k, state)
-    return counter.get_total_flops() / 2048 * RATE
+    for h in hooks:
+        h.remove()
+    return (counter.get_total_flops() + lstm_flops[0]) / 2048 * RATE
 
 
 def timed(fn, x: torch.Tensor, block: int) -> float:

@@ -33,7 +33,8 @@ import math
 import torch
 from torch import nn
 
-FROZEN_BLOCK = 256  # inference sub-block: the tables hold C x 256 x 256 floats
+FROZEN_BLOCK = 256  # inference sub-block length
+TOEPLITZ_MAX = 32  # sub-blocks up to this length convolve by a (C, L, L) matrix, longer ones by FFT
 
 
 def _fft_size(n: int) -> int:
@@ -170,16 +171,25 @@ class S4D(nn.Module):
         free = torch.cat([2 * ca.real, -2 * ca.imag], dim=1)                        # (C, 2M, L)
         ba = b_bar[..., None] * powers[..., :length].flip(-1)                       # B_bar A_bar^(L-1-t)
         drive = torch.cat([ba.real, ba.imag], dim=1).transpose(1, 2)                # (C, L, 2M)
-        tables = {"toeplitz": toeplitz.to(dtype), "free": free, "drive": drive,
+        n_fft = _fft_size(2 * length)
+        kernel_f = torch.fft.rfft(kernel, n=n_fft)                                  # (C, n_fft/2 + 1)
+        tables = {"toeplitz": toeplitz.to(dtype), "free": free, "drive": drive, "n_fft": n_fft,
+                  "kernel_re": kernel_f.real.to(dtype), "kernel_im": kernel_f.imag.to(dtype),
                   "decay_re": powers[..., length].real, "decay_im": powers[..., length].imag}
         cache[1][length, dtype] = tables
         return tables
 
     def frozen_step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``step`` through :meth:`frozen_step_tables`: same result, real matmuls only (no autograd)."""
-        t = self.frozen_step_tables(u.shape[-1], u.dtype)
+        t = self.frozen_step_tables(int(u.shape[-1]), u.dtype)
         uc = u.transpose(0, 1)                                                      # (B, C, L) -> (C, B, L)
-        y = torch.bmm(uc, t["toeplitz"].transpose(1, 2))                            # (C, B, L)
+        if int(u.shape[-1]) <= TOEPLITZ_MAX or torch.compiler.is_compiling():
+            y = torch.bmm(uc, t["toeplitz"].transpose(1, 2))                        # (C, B, L)
+        else:  # longer blocks: FFT convolution with the cached kernel spectrum (less memory traffic)
+            uf = torch.fft.rfft(uc, n=t["n_fft"])                                   # (C, B, F)
+            kr, ki = t["kernel_re"][:, None], t["kernel_im"][:, None]
+            yf = torch.complex(uf.real * kr - uf.imag * ki, uf.real * ki + uf.imag * kr)
+            y = torch.fft.irfft(yf, n=t["n_fft"])[..., : u.shape[-1]] + self.d[:, None, None] * uc
         s_re, s_im = state[..., 0], state[..., 1]                                   # (B, C, M) each
         s = torch.cat([s_re, s_im], dim=-1).transpose(0, 1)                         # (C, B, 2M)
         y = y + torch.bmm(s, t["free"]).to(u.dtype)

@@ -171,6 +171,9 @@ int run(int argc, char** argv) {
   out.rate = rate;
   out.channels = channels;
   out.samples.assign(in.samples.size(), 0.0f);
+  // Warm-up: TorchScript's executor profiles and optimises the graph on the first calls; a plugin
+  // does this when it is loaded, not in the audio thread. Then start the stream from a clean state.
+  for (int i = 0; i < 3; ++i) module.forward(inputs);
   module.run_method("reset");
 
   const auto t0 = std::chrono::steady_clock::now();
