@@ -39,10 +39,11 @@ setup(
         "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         # The Neutone plugin format; neutone-sdk pins numpy < 2.3, so it stays out of the default set.
         "neutone": ["neutone-sdk>=1.5"],
+        # test/dev include every export format (neutone-sdk brings numpy < 2.3 into those environments)
         "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9",
-                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5"],
         "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9",
-                "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+                "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
 )
