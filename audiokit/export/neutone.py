@@ -14,7 +14,6 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Dict, List
 
 import torch
 from torch import Tensor
@@ -44,19 +43,19 @@ class NeutoneEffect(WaveformToWaveformBase):
         # Plain attributes first: the base constructor already asks for the parameters and metadata.
         knobs = meta.get("knobs") or []
         self.model_name = f"audiokit-{meta['model']}".lower()
-        self.knob_names: List[str] = [k["name"] for k in knobs]
-        self.knob_descriptions: List[str] = [
+        self.knob_names: list[str] = [k["name"] for k in knobs]
+        self.knob_descriptions: list[str] = [
             f"{k['name']}: {k['minimum']:g}..{k['maximum']:g} {k.get('unit', '')}".strip() for k in knobs]
-        self.knob_defaults: List[float] = effect.default_knobs.tolist()
+        self.knob_defaults: list[float] = effect.default_knobs.tolist()
         self.native_rate = int(meta["sample_rate"])
-        self.native_sizes: List[int] = [n for n in BUFFER_SIZES if n % int(meta["chunk"]) == 0]
+        self.native_sizes: list[int] = [n for n in BUFFER_SIZES if n % int(meta["chunk"]) == 0]
         self.mono = int(meta["channels"]) == 1
         super().__init__(effect)
 
     def get_model_name(self) -> str:
         return self.model_name
 
-    def get_model_authors(self) -> List[str]:
+    def get_model_authors(self) -> list[str]:
         return ["audiokit"]
 
     def get_model_short_description(self) -> str:
@@ -68,7 +67,7 @@ class NeutoneEffect(WaveformToWaveformBase):
     def get_technical_description(self) -> str:
         return "Exported by `audiokit export --format neutone`: block streaming with cached state, smoothed knobs."
 
-    def get_tags(self) -> List[str]:
+    def get_tags(self) -> list[str]:
         return ["audiokit", "effect"]
 
     def get_model_version(self) -> str:
@@ -77,7 +76,7 @@ class NeutoneEffect(WaveformToWaveformBase):
     def is_experimental(self) -> bool:
         return True
 
-    def get_neutone_parameters(self) -> List[NeutoneParameter]:
+    def get_neutone_parameters(self) -> list[NeutoneParameter]:
         return [ContinuousNeutoneParameter(name, desc, default_value=float(d))
                 for name, desc, d in zip(self.knob_names, self.knob_descriptions, self.knob_defaults)]
 
@@ -90,11 +89,11 @@ class NeutoneEffect(WaveformToWaveformBase):
         return self.mono
 
     @torch.jit.export
-    def get_native_sample_rates(self) -> List[int]:
+    def get_native_sample_rates(self) -> list[int]:
         return [self.native_rate]
 
     @torch.jit.export
-    def get_native_buffer_sizes(self) -> List[int]:
+    def get_native_buffer_sizes(self) -> list[int]:
         return self.native_sizes
 
     @torch.jit.export
@@ -102,7 +101,7 @@ class NeutoneEffect(WaveformToWaveformBase):
         self.model.reset()
         return True
 
-    def do_forward_pass(self, x: Tensor, params: Dict[str, Tensor]) -> Tensor:
+    def do_forward_pass(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         knobs = torch.stack([params[name].reshape(()) for name in self.knob_names])
         return self.model(x, knobs.clamp(0.0, 1.0))
 
