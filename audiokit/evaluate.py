@@ -10,15 +10,16 @@ from tqdm import tqdm
 
 from audiokit.api import EffectModel
 from audiokit.data.datasets import CropDataset
-from audiokit.metrics import esr, l1, mrstft
+from audiokit.metrics import esr, l1, loudness_error, mrstft
 
-EFFECT_METRICS = ("esr", "esr_pre", "mrstft", "l1")
+EFFECT_METRICS = ("esr", "esr_pre", "mrstft", "l1", "loudness")  # loudness: |LUFS error| in LU
 
 
-def _scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+def _scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> dict[str, float]:
     pred, target = pred[None], target[None]  # (1, T) -> (1, 1, T)
     return {"esr": float(esr(pred, target)), "esr_pre": float(esr(pred, target, pre_emphasis=0.85)),
-            "mrstft": float(mrstft(pred, target)), "l1": float(l1(pred, target))}
+            "mrstft": float(mrstft(pred, target)), "l1": float(l1(pred, target)),
+            "loudness": float(loudness_error(pred, target, sample_rate))}
 
 
 def evaluate_effect(fx: EffectModel, data_dir: str | Path, progress: bool = True) -> dict:
@@ -36,8 +37,8 @@ def evaluate_effect(fx: EffectModel, data_dir: str | Path, progress: bool = True
         ex = data[i]
         knobs = data.data.params(ex["key"])
         pred = fx.process(ex["input"], fx.sample_rate, **knobs)
-        rows.append({"key": ex["key"], "model": _scores(pred, ex["target"]),
-                     "identity": _scores(ex["input"], ex["target"])})
+        rows.append({"key": ex["key"], "model": _scores(pred, ex["target"], fx.sample_rate),
+                     "identity": _scores(ex["input"], ex["target"], fx.sample_rate)})
 
     def mean(system: str, metric: str) -> float:
         values = [r[system][metric] for r in rows]

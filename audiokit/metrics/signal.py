@@ -57,3 +57,17 @@ def si_sdr(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch
     scale = (pred * target).sum(-1, keepdim=True) / (target.pow(2).sum(-1, keepdim=True) + eps)
     proj = scale * target
     return 10 * torch.log10(proj.pow(2).sum(-1) / ((pred - proj).pow(2).sum(-1) + eps) + eps)
+
+
+def loudness_error(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Absolute difference of BS.1770 integrated loudness, in LU (dB): ``(..., C, T) -> (...)``.
+
+    How far the model's output level is from the target's (a compressor's make-up gain, a
+    distortion's output level); 0 when both are silent, ``inf`` when only one is.
+    """
+    from audiokit.audio.loudness import integrated_loudness
+
+    _check(pred, target)
+    a, b = integrated_loudness(pred, sample_rate), integrated_loudness(target, sample_rate)
+    diff = (a - b).abs()
+    return torch.where(torch.isinf(a) & torch.isinf(b), torch.zeros_like(diff), diff)
