@@ -105,7 +105,9 @@ class EffectModel:
         for start in range(0, x.shape[-1], block_size):
             y, state = self.model.step(x[..., start : start + block_size], k, state)
             out.append(y)
-        y = torch.cat(out, dim=-1).squeeze(1).cpu()  # (C, 1, T) -> (C, T)
+        if self.latency:  # a lookahead model answers `latency` samples late: flush with zeros, drop the lead
+            out.append(self.model.step(x.new_zeros(*x.shape[:2], self.latency), k, state)[0])
+        y = torch.cat(out, dim=-1)[..., self.latency :].squeeze(1).cpu()  # (C, 1, T) -> (C, T)
         if sample_rate != self.sample_rate:
             y = resample(y, self.sample_rate, sample_rate)[..., : wav.shape[-1]]
         return y
@@ -128,12 +130,18 @@ class EffectModel:
         with atomic_path(dst) as tmp:
             with sf.SoundFile(str(tmp), "w", samplerate=meta.sample_rate, channels=meta.channels,
                               subtype="FLOAT" if ext == "wav" else None, format=ext.upper()) as out:
+                skip = self.latency  # output samples still to drop (a lookahead model answers late)
                 for block in sf.blocks(str(src), blocksize=block_size, dtype="float32", always_2d=True):
                     x = torch.from_numpy(block.T.copy()).to(self.device).unsqueeze(1)  # (n, C) -> (C, 1, n)
                     if not torch.isfinite(x).all():
                         raise AudioError(f"'{src}' contains NaN or Inf samples")
                     y, state = self.model.step(x, k, state)
-                    out.write(y.squeeze(1).T.cpu().numpy())  # (C, 1, n) -> (n, C)
+                    drop, skip = min(skip, y.shape[-1]), skip - min(skip, y.shape[-1])
+                    out.write(y[..., drop:].squeeze(1).T.cpu().numpy())  # (C, 1, n) -> (n, C)
+                if self.latency:
+                    flush = torch.zeros(meta.channels, 1, self.latency, device=self.device)
+                    y, state = self.model.step(flush, k, state)
+                    out.write(y[..., skip:].squeeze(1).T.cpu().numpy())
         return dst
 
 

@@ -53,6 +53,28 @@ def test_process_file_streams_from_disk_and_matches(model_path, tmp_path):
     assert rate == 8000 and (got - fx.process(wav, 8000, drive_db=3.0)).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("block_size", [5, 777, 4096])
+def test_lookahead_model_is_compensated_in_process_and_files(tmp_path, block_size):
+    """A TCN with 9 samples of lookahead streams 9 samples late; process() and process_file() return
+    the offline output, aligned, at every block size (blocks shorter than the latency included)."""
+    torch.manual_seed(0)
+    args = dict(ARGS, film_batch_norm=False, lookahead=9)
+    path = save_model(tmp_path / "la.pt", TCN(**args).eval(), "audiokit.models.effects.tcn.TCN", args,
+                      family="effects", sample_rate=8000, metadata={"knobs": DRIVE.to_json()})
+    fx = audiokit.load(path)
+    assert fx.latency == 9
+    wav = torch.randn(2, 5000) * 0.3
+    knob = DRIVE.normalize({"drive_db": 6.0})[None]
+    with torch.no_grad():
+        ref = torch.cat([fx.model(wav[c][None, None], knob)[0] for c in range(2)])
+    out = fx.process(wav, 8000, block_size=block_size, drive_db=6.0)
+    assert out.shape == wav.shape and (out - ref).abs().max() < 1e-5
+    save(tmp_path / "in.wav", wav, 8000)
+    fx.process_file(tmp_path / "in.wav", tmp_path / "out.wav", block_size=block_size, drive_db=6.0)
+    got, _ = load(tmp_path / "out.wav")
+    assert got.shape == wav.shape and (got - ref).abs().max() < 1e-5
+
+
 def test_resampled_input_comes_back_at_its_rate(model_path):
     fx = audiokit.load(model_path)
     out = fx.process(torch.randn(1, 16000) * 0.1, 16000)

@@ -19,6 +19,8 @@ SMALL_TCN = dict(num_blocks=2, channels=8, kernel_size=5, dilation_growth=3, fil
 ARCHITECTURES = {  # name -> (class, constructor args after sample_rate=8000, num_knobs=2)
     "tcn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False)),
     "tcn_bn": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3)),
+    "tcn_lookahead": (TCN, dict(num_blocks=3, channels=8, kernel_size=5, dilation_growth=3, film_batch_norm=False,
+                                lookahead=7)),
     "lstm": (LSTM, dict(hidden_size=16)),
     "lstm_tanh": (LSTM, dict(hidden_size=16, num_layers=2, residual=False)),
     "gcn_tfilm": (GCN, dict(num_blocks=1, layers_per_block=4, channels=8, tfilm_block_size=64)),
@@ -72,8 +74,9 @@ def test_streaming_equals_offline(name):
             y, state = model.step(x[..., i : i + n], knobs, state)
             out.append(y)
             i += n
-    streamed = torch.cat(out, -1)[..., : x.shape[-1]]
-    assert (streamed - offline).abs().max() < 1e-5
+    lag = model.latency  # a lookahead model's stream answers `latency` samples late
+    streamed = torch.cat(out, -1)[..., lag : x.shape[-1]]
+    assert (streamed - offline[..., : x.shape[-1] - lag]).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -82,9 +85,12 @@ def test_causal(name):
     model = build(name).eval()
     x = torch.randn(1, 1, 600, requires_grad=True)
     model(x, torch.rand(1, 2))[0, 0, 400].backward()
-    past = x.grad[0, 0, :401].abs().max()
+    seen = 401 + model.latency  # causal: inputs <= t; with lookahead L: inputs <= t + L
+    past = x.grad[0, 0, :seen].abs().max()
     # exactly zero for direct convolutions and recurrences; FFT convolution (S4) leaves rounding noise
-    assert past > 0 and x.grad[0, 0, 401:].abs().max() <= 1e-7 * past
+    assert past > 0 and x.grad[0, 0, seen:].abs().max() <= 1e-7 * past
+    if model.latency:  # and it does use its lookahead
+        assert x.grad[0, 0, 401:seen].abs().max() > 0
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))

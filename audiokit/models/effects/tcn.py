@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from audiokit.models.effects.base import EffectModule
 from audiokit.nn import CausalConv1d, FiLM, KnobMLP
@@ -50,14 +51,18 @@ class TCN(EffectModule):
         cond_hidden: widths of the knob MLP (default (16, 32, 32)).
         film_batch_norm: BatchNorm before each FiLM, as micro-TCN (default True); see
             :class:`audiokit.nn.FiLM` for why level-dependent effects may train better without it.
+        lookahead: samples of future input each output may see (default 0: causal). Offline, output
+            ``t`` sees inputs up to ``t + lookahead``; streaming, the output comes ``lookahead``
+            samples late (``latency``), which ``audiokit.load(...).process`` compensates.
     """
 
     def __init__(self, sample_rate: int, num_knobs: int, num_blocks: int = 4, channels: int = 32,
                  kernel_size: int = 13, dilation_growth: int = 10, stack_size: int = 10,
-                 cond_hidden: tuple[int, ...] = (16, 32, 32), film_batch_norm: bool = True):
+                 cond_hidden: tuple[int, ...] = (16, 32, 32), film_batch_norm: bool = True, lookahead: int = 0):
         super().__init__()
         if num_knobs < 1:
             raise ValueError(f"TCN needs at least one knob, got num_knobs={num_knobs}")
+        self.lookahead = int(lookahead)
         self.sample_rate = int(sample_rate)
         self.num_knobs = int(num_knobs)
         self.knob_mlp = KnobMLP(num_knobs, tuple(cond_hidden))
@@ -67,19 +72,25 @@ class TCN(EffectModule):
             for n in range(num_blocks)
         )
         self.output = nn.Conv1d(channels, 1, 1)
+        if not 0 <= self.lookahead < self.receptive_field:
+            raise ValueError(f"TCN lookahead must be in [0, receptive field {self.receptive_field}), got {lookahead}")
 
     @property
     def receptive_field(self) -> int:
         return 1 + sum(block.conv.context for block in self.blocks)
 
+    @property
+    def latency(self) -> int:
+        return self.lookahead
+
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
         """B batch, T samples, K knobs: x ``(B, 1, T)``, knobs ``(B, K)`` -> ``(B, 1, T)``."""
         self.check_input(x, knobs)
         cond = self.knob_mlp(knobs)
-        h = x
+        h = F.pad(x, (0, self.lookahead)) if self.lookahead else x  # the causal net, read lookahead late
         for block in self.blocks:
             h = block(h, cond)
-        return torch.tanh(self.output(h))
+        return torch.tanh(self.output(h))[..., self.lookahead :]
 
     def init_state(self, batch_size: int) -> list[torch.Tensor]:
         return [block.conv.init_state(batch_size) for block in self.blocks]
