@@ -3,13 +3,15 @@ TorchScript module and the C++ host, against the recompute-the-receptive-field m
 each model's compute ceiling measured in the same run.
 
     python benchmarks/effects.py [--blocks 32,128,512,2048] [--seconds 3] [--models tcn300,lstm32,...]
-                                 [--no-host] [--threads 1]
+                                 [--no-host] [--no-aoti] [--threads 1]
 
 At 48 kHz, one thread, random weights (speed does not depend on them), mono, knobs fixed.
 
 - eager:      ``model.step`` per block, state carried (what ``audiokit.load(...).process`` does)
 - torchscript: ``audiokit export --format torchscript --chunk <block>``, called once per block
 - C++ host:   ``audiokit/export/host/effect_host`` on the same export, reading/writing WAV, its own timer
+              (after a warm-up of 3 blocks, as a plugin warms up when loaded)
+- C++ AOTI:   the same host on ``audiokit export --format aoti --chunk <block>`` (compiled by AOTInductor)
 - recompute:  micro-tcn's plugin method, a fresh forward over ``receptive_field - 1 + block`` samples
               per block (TCN only; the other models have no finite receptive field to recompute)
 - ceiling:    the model's FLOPs per second of audio (matmuls, convolutions and LSTM cells, counted
@@ -149,6 +151,17 @@ def host_rtf(host: Path, ts_path: Path, wav: Path, block: int) -> float:
     return float(m.group(1))
 
 
+def export_aoti(model, block: int, path: Path) -> None:
+    import json
+
+    from audiokit.export import aoti
+    from audiokit.export.golden import metadata
+    from audiokit.export.streaming import make_golden
+
+    stream = StreamingEffect(model, channels=1, chunk=block)
+    aoti.save(stream, json.dumps(metadata(stream, {}, "aoti")), make_golden(stream, num_chunks=4), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", default="32,128,512,2048", help="host block sizes (comma separated)")
@@ -156,6 +169,7 @@ def main() -> None:
     parser.add_argument("--models", default=None, help=f"subset of: {', '.join(presets())}")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a plugin gets one)")
     parser.add_argument("--no-host", action="store_true", help="skip building and timing the C++ host")
+    parser.add_argument("--no-aoti", action="store_true", help="skip the AOTInductor exports (~10 s to compile each)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
@@ -175,7 +189,7 @@ def main() -> None:
     print(f"effects at {RATE} Hz, {args.threads} thread(s), {args.seconds:g} s of audio per figure; "
           f"matrix multiply {gflops:.0f} GFLOP/s")
     head = (f"{'model':<13} {'params':>8} {'GFLOP/s audio':>13} {'ceiling':>8} {'block':>6} {'eager':>7} "
-            f"{'script':>7} {'C++ host':>8} {'host/ceil':>9} {'recompute':>9} {'host/recomp':>11}")
+            f"{'script':>7} {'C++ ts':>7} {'C++ aoti':>8} {'best/ceil':>9} {'recompute':>9} {'best/recomp':>11}")
     print(head)
     print("-" * len(head))
     torch.manual_seed(0)
@@ -188,22 +202,27 @@ def main() -> None:
         for block in blocks:
             row = [f"{name:<13} {params:>8,} {fps / 1e9:>13.2f} {ceiling:>7.1f}x {block:>6}"]
             row.append(f"{eager_rtf(model, x, block):>6.1f}x")
+            best = None
             if block % period:
-                row += [f"{'n/a':>7}", f"{'n/a':>8}", f"{'':>9}"]
+                row += [f"{'n/a':>7}", f"{'n/a':>7}", f"{'n/a':>8}", f"{'':>9}"]
             else:
                 path = tmp / f"{name}_{block}.ts"
                 module = export_ts(model, block, path)
                 row.append(f"{script_rtf(module, x, block):>6.1f}x")
-                if host is not None:
-                    h = host_rtf(host, path, wav, block)
-                    row += [f"{h:>7.1f}x", f"{100 * h / ceiling:>8.0f}%"]
-                else:
-                    row += [f"{'-':>8}", f"{'':>9}"]
+                host_ts = host_rtf(host, path, wav, block) if host is not None else None
+                host_aoti = None
+                if host is not None and not args.no_aoti:
+                    export_aoti(model, block, tmp / f"{name}_{block}.pt2")
+                    host_aoti = host_rtf(host, tmp / f"{name}_{block}.pt2", wav, block)
+                row.append(f"{host_ts:>6.1f}x" if host_ts else f"{'-':>7}")
+                row.append(f"{host_aoti:>7.1f}x" if host_aoti else f"{'-':>8}")
+                best = max(v for v in (host_ts, host_aoti, 0.0) if v is not None) or None
+                row.append(f"{100 * best / ceiling:>8.0f}%" if best else f"{'':>9}")
             if isinstance(model, effects.TCN):
                 rec = recompute_rtf(model, x, block)
                 row.append(f"{rec:>8.2f}x")
-                if host is not None and not block % period:
-                    row.append(f"{h / rec:>10.1f}x")
+                if best:
+                    row.append(f"{best / rec:>10.1f}x")
             print(" ".join(row), flush=True)
         print(f"{'':<13} ({note}; receptive field {model.receptive_field or 'unbounded'})")
     print("\nn/a: TFiLM models export in chunks of whole TFiLM blocks (128 samples); smaller host blocks "

@@ -210,8 +210,10 @@ def host(tmp_path_factory):
     return build_host(tmp_path_factory.mktemp("host") / "effect_host")
 
 
-def test_cpp_host_matches_python(checkpoints, host, tmp_path):
-    out = export_effect(checkpoints["gcn_tfilm"], "torchscript", tmp_path / "m.ts", channels=2)
+@pytest.mark.parametrize("fmt", ["torchscript", "aoti"])
+def test_cpp_host_matches_python(checkpoints, host, tmp_path, fmt):
+    out = export_effect(checkpoints["gcn_tfilm"], fmt, tmp_path / ("m.ts" if fmt == "torchscript" else "m.pt2"),
+                        channels=2)
     x = (torch.randn(2, 3000) * 0.3).T.numpy()  # not a whole number of blocks: the host pads the last
     sf.write(tmp_path / "in.wav", x, SR, subtype="PCM_24")
     proc = subprocess.run([str(host), str(out), str(tmp_path / "in.wav"), str(tmp_path / "out.wav"),
@@ -220,7 +222,12 @@ def test_cpp_host_matches_python(checkpoints, host, tmp_path):
     assert "x real time" in proc.stdout
     got, rate = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
     assert rate == SR and got.shape == x.shape
-    module, _, _ = ts.load(out)
+    if fmt == "aoti":
+        from audiokit.export.aoti import AotiEffect
+
+        module = AotiEffect(out)
+    else:
+        module, _, _ = ts.load(out)
     wav, _ = sf.read(tmp_path / "in.wav", dtype="float32", always_2d=True)
     padded = torch.nn.functional.pad(torch.from_numpy(wav.T.copy()), (0, 72))
     with torch.no_grad():

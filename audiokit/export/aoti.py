@@ -3,7 +3,9 @@
 The package (``.pt2``) holds a shared library with the step ``(audio, knobs, smoothed, *state) ->
 (output, smoothed, *state)`` (the ONNX interface), loadable from Python with
 ``torch._inductor.aoti_load_package`` and from C++ with ``torch::inductor::AOTIModelPackageLoader``;
-``audiokit/export.json`` and ``audiokit/golden.npz`` ride along in the same zip archive.
+``audiokit/export.json`` and ``audiokit/golden.npz`` ride along in the same zip archive, and the
+package's own metadata (``get_metadata()``) carries what the C++ host needs: rate, channels, chunk,
+knob count and defaults, latency and the state layout.
 Compiling needs a C++ compiler (g++) and takes a minute or two.
 """
 from __future__ import annotations
@@ -24,6 +26,18 @@ from audiokit.utils import atomic_path
 META_ENTRY, GOLDEN_ENTRY = "audiokit/export.json", "audiokit/golden.npz"
 
 
+def host_metadata(stream: StreamingEffect, meta_json: str) -> dict[str, str]:
+    """What the C++ host reads with ``AOTIModelPackageLoader::get_metadata()`` (strings only)."""
+    from audiokit.export.torchscript import default_knobs
+
+    state = ";".join(f"{t.dtype}".replace("torch.", "") + ":" + "x".join(map(str, t.shape))
+                     for t in stream.initial_state())
+    return {"sample_rate": str(stream.sample_rate), "channels": str(stream.channels), "chunk": str(stream.chunk),
+            "num_knobs": str(stream.num_knobs), "latency": str(int(stream.model.latency)),
+            "default_knobs": ",".join(f"{v:.9g}" for v in default_knobs(stream, meta_json).tolist()),
+            "state": state}
+
+
 def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.PathLike) -> Path:
     if shutil.which(os.environ.get("CXX", "g++")) is None:
         raise ExportError("AOTInductor export needs a C++ compiler (g++ or $CXX) on PATH")
@@ -33,7 +47,9 @@ def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.Pa
         warnings.simplefilter("ignore")
         program = torch.export.export(stream, args, strict=False)
         with tempfile.TemporaryDirectory() as tmpdir:
-            built = torch._inductor.aoti_compile_and_package(program, package_path=os.path.join(tmpdir, "m.pt2"))
+            built = torch._inductor.aoti_compile_and_package(
+                program, package_path=os.path.join(tmpdir, "m.pt2"),
+                inductor_configs={"aot_inductor.metadata": host_metadata(stream, meta_json)})
             with atomic_path(out) as tmp:
                 shutil.copyfile(built, tmp)
                 with zipfile.ZipFile(tmp, "a") as z:

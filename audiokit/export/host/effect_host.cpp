@@ -1,15 +1,20 @@
-// audiokit effect host: runs a TorchScript effect export over a WAV file the way a plugin's
-// process callback does (fixed block size, buffers allocated once before the loop), and prints
-// its real-time factor.
+// audiokit effect host: runs an effect export over a WAV file the way a plugin's process callback
+// does (fixed block size, buffers allocated once before the loop), and prints its real-time factor.
 //
-//   effect_host MODEL.ts IN.wav OUT.wav [--block N] [--threads T] [--knobs v1,v2,...]
+//   effect_host MODEL.ts|MODEL.pt2 IN.wav OUT.wav [--block N] [--threads T] [--knobs v1,v2,...]
 //
 // Knob values are normalised 0..1 in the model's knob order (default: the model's defaults).
-// The module must have been written by `audiokit export --format torchscript`: it exposes
-// describe() -> (sample_rate, channels, chunk, num_knobs, latency), reset(), forward(x (C, N), knobs (K,)).
+// MODEL.ts (`audiokit export --format torchscript`) exposes describe() -> (sample_rate, channels,
+// chunk, num_knobs, latency), reset(), forward(x (C, N), knobs (K,)). MODEL.pt2 (`--format aoti`)
+// is the compiled chunk step (x, knobs, smoothed, *state) -> (y, smoothed, *state) with its layout
+// in the package metadata; the state lives here, in tensors allocated once.
 // Output: 32-bit float WAV. Exit status 2 on bad input, with a message naming what was expected.
 #include <ATen/Parallel.h>
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
+
+#include <cmath>
+#include <memory>
 
 #include <chrono>
 #include <cstdint>
@@ -118,6 +123,97 @@ std::vector<float> parse_knobs(const std::string& text) {
   return v;
 }
 
+// The two kinds of export behind one interface: describe, reset, process one block in place.
+struct Engine {
+  int rate = 0, channels = 0;
+  int64_t chunk = 0, num_knobs = 0, latency = 0;
+  torch::Tensor default_knobs;
+  virtual ~Engine() = default;
+  virtual void reset() = 0;
+  virtual torch::Tensor process(const torch::Tensor& x, const torch::Tensor& knobs) = 0;  // (C, N) -> (C, N)
+};
+
+struct ScriptEngine : Engine {
+  torch::jit::Module module;
+  std::vector<c10::IValue> inputs;
+  explicit ScriptEngine(const std::string& path) {
+    try { module = torch::jit::load(path); }
+    catch (const c10::Error&) { throw BadInput("cannot load '" + path + "' as TorchScript"); }
+    auto desc = module.run_method("describe").toTuple()->elements();
+    rate = static_cast<int>(desc[0].toInt());
+    channels = static_cast<int>(desc[1].toInt());
+    chunk = desc[2].toInt();
+    num_knobs = desc[3].toInt();
+    latency = desc[4].toInt();
+    default_knobs = module.attr("default_knobs").toTensor().clone();
+    inputs.resize(2);
+  }
+  void reset() override { module.run_method("reset"); }
+  torch::Tensor process(const torch::Tensor& x, const torch::Tensor& knobs) override {
+    inputs[0] = x;
+    inputs[1] = knobs;
+    return module.forward(inputs).toTensor();
+  }
+};
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, sep)) parts.push_back(item);
+  return parts;
+}
+
+struct AotiEngine : Engine {
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader;
+  std::vector<at::Tensor> inputs;   // [x chunk, knobs, smoothed, state...], allocated once
+  std::vector<torch::Tensor> state;
+  torch::Tensor smoothed, chunk_in, out;
+  explicit AotiEngine(const std::string& path) {
+    try { loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path); }
+    catch (const std::exception&) { throw BadInput("cannot load '" + path + "' as an AOTInductor package"); }
+    auto meta = loader->get_metadata();
+    for (const char* key : {"sample_rate", "channels", "chunk", "num_knobs", "latency", "default_knobs", "state"})
+      if (!meta.count(key)) throw BadInput("'" + path + "' has no '" + key + "' in its metadata (not made by audiokit export)");
+    rate = std::stoi(meta["sample_rate"]);
+    channels = std::stoi(meta["channels"]);
+    chunk = std::stoll(meta["chunk"]);
+    num_knobs = std::stoll(meta["num_knobs"]);
+    latency = std::stoll(meta["latency"]);
+    default_knobs = torch::zeros({num_knobs});
+    auto defaults = split(meta["default_knobs"], ',');
+    for (int64_t k = 0; k < num_knobs && k < static_cast<int64_t>(defaults.size()); ++k) default_knobs[k] = std::stof(defaults[k]);
+    for (const auto& spec : split(meta["state"], ';')) {  // "float32:1x16x120"
+      auto parts = split(spec, ':');
+      std::vector<int64_t> shape;
+      for (const auto& d : split(parts.at(1), 'x')) shape.push_back(std::stoll(d));
+      auto dtype = parts.at(0) == "float64" ? torch::kFloat64 : torch::kFloat32;
+      state.push_back(torch::zeros(shape, torch::TensorOptions().dtype(dtype)));
+    }
+    smoothed = torch::full({num_knobs}, NAN);
+    chunk_in = torch::zeros({channels, chunk});
+    inputs = {chunk_in, default_knobs, smoothed};
+    for (auto& s : state) inputs.push_back(s);
+  }
+  void reset() override {
+    for (auto& s : state) s.zero_();
+    smoothed.fill_(NAN);
+  }
+  torch::Tensor process(const torch::Tensor& x, const torch::Tensor& knobs) override {
+    if (!out.defined() || out.sizes() != x.sizes()) out = torch::empty_like(x);  // once per block size
+    inputs[1] = knobs;
+    for (int64_t c = 0; c < x.size(1) / chunk; ++c) {
+      chunk_in.copy_(x.narrow(1, c * chunk, chunk));
+      auto result = loader->run(inputs);
+      // outputs may live in the runner's buffers: copy them into our own state before the next call
+      out.narrow(1, c * chunk, chunk).copy_(result[0]);
+      smoothed.copy_(result[1]);
+      for (size_t i = 0; i < state.size(); ++i) state[i].copy_(result[2 + i]);
+    }
+    return out;
+  }
+};
+
 int run(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr, "usage: %s MODEL.ts IN.wav OUT.wav [--block N] [--threads T] [--knobs v1,v2,...]\n", argv[0]);
@@ -140,12 +236,13 @@ int run(int argc, char** argv) {
   at::set_num_threads(threads);
   c10::InferenceMode guard;
 
-  torch::jit::Module module;
-  try { module = torch::jit::load(model_path); }
-  catch (const c10::Error& e) { throw BadInput("cannot load '" + model_path + "' as TorchScript"); }
-  auto desc = module.run_method("describe").toTuple()->elements();
-  const int rate = static_cast<int>(desc[0].toInt()), channels = static_cast<int>(desc[1].toInt());
-  const int64_t chunk = desc[2].toInt(), num_knobs = desc[3].toInt(), latency = desc[4].toInt();
+  std::unique_ptr<Engine> engine;
+  if (model_path.size() > 4 && model_path.substr(model_path.size() - 4) == ".pt2")
+    engine = std::make_unique<AotiEngine>(model_path);
+  else
+    engine = std::make_unique<ScriptEngine>(model_path);
+  const int rate = engine->rate, channels = engine->channels;
+  const int64_t chunk = engine->chunk, num_knobs = engine->num_knobs, latency = engine->latency;
   if (block == 0) block = chunk;
   if (block <= 0 || block % chunk) throw BadInput("--block " + std::to_string(block) + " must be a positive multiple of the model's chunk " + std::to_string(chunk));
 
@@ -153,7 +250,7 @@ int run(int argc, char** argv) {
   if (in.rate != rate) throw BadInput("'" + in_path + "' is at " + std::to_string(in.rate) + " Hz; the model runs at " + std::to_string(rate) + " Hz (resample it first)");
   if (in.channels != channels) throw BadInput("'" + in_path + "' has " + std::to_string(in.channels) + " channel(s); the model was exported for " + std::to_string(channels));
 
-  torch::Tensor knobs = module.attr("default_knobs").toTensor().clone();
+  torch::Tensor knobs = engine->default_knobs.clone();
   if (knobs_given) {
     if (static_cast<int64_t>(knob_values.size()) != num_knobs) throw BadInput("--knobs: the model has " + std::to_string(num_knobs) + " knobs, got " + std::to_string(knob_values.size()));
     for (int64_t k = 0; k < num_knobs; ++k) {
@@ -166,15 +263,14 @@ int run(int argc, char** argv) {
   const int64_t frames = in.frames();
   torch::Tensor x = torch::zeros({channels, block});
   float* xp = x.data_ptr<float>();
-  std::vector<c10::IValue> inputs{x, knobs};
   Audio out;
   out.rate = rate;
   out.channels = channels;
   out.samples.assign(in.samples.size(), 0.0f);
   // Warm-up: TorchScript's executor profiles and optimises the graph on the first calls; a plugin
   // does this when it is loaded, not in the audio thread. Then start the stream from a clean state.
-  for (int i = 0; i < 3; ++i) module.forward(inputs);
-  module.run_method("reset");
+  for (int i = 0; i < 3; ++i) engine->process(x, knobs);
+  engine->reset();
 
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t start = 0; start < frames; start += block) {
@@ -182,7 +278,7 @@ int run(int argc, char** argv) {
     for (int c = 0; c < channels; ++c)  // de-interleave; zero the tail of a last partial block
       for (int64_t t = 0; t < block; ++t)
         xp[c * block + t] = t < n ? in.samples[(start + t) * channels + c] : 0.0f;
-    torch::Tensor y = module.forward(inputs).toTensor();
+    torch::Tensor y = engine->process(x, knobs);
     const float* yp = y.data_ptr<float>();
     for (int c = 0; c < channels; ++c)
       for (int64_t t = 0; t < n; ++t) out.samples[(start + t) * channels + c] = yp[c * block + t];
