@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--out", type=Path, help="output file (.ts, .onnx, .pt2, .nm)")
     ex.add_argument("--channels", type=int, default=1, help="audio channels the plugin processes (default 1)")
     ex.add_argument("--chunk", type=int, default=None,
-                    help="samples per internal step; host blocks must be multiples (default 128)")
+                    help="samples per internal step; host blocks must be multiples (default 128, or a "
+                         "multiple of a TFiLM model's block)")
     ex.add_argument("--smoothing-ms", type=float, default=20.0, help="knob smoothing time constant (0: off)")
     ex.add_argument("--verify", nargs="+", type=Path, metavar="FILE",
                     help="reload exported files and re-run their golden vectors instead of exporting")

@@ -15,8 +15,9 @@ At 48 kHz, one thread, random weights (speed does not depend on them), mono, kno
 - recompute:  micro-tcn's plugin method, a fresh forward over ``receptive_field - 1 + block`` samples
               per block (TCN only; the other models have no finite receptive field to recompute)
 - ceiling:    the model's FLOPs per second of audio (matmuls, convolutions and LSTM cells, counted
-              by ``torch.utils.flop_counter`` on a 2048-sample step; FFTs and element-wise ops are
-              not counted, so for S4 and gray-box models it is a loose bound) against the single-thread matrix
+              by ``torch.utils.flop_counter`` on a 2048-sample step; element-wise ops and FFTs are
+              not counted: for S4, whose long blocks convolve by FFT, the ceiling is loose; gray-box
+              models are IIR filters and recursions, shown without one) against the single-thread matrix
               multiply throughput measured here: the RTF a perfect implementation would reach.
 
 RTF = seconds of audio per second of compute (> 1: faster than real time). Quoted peers: micro-tcn's
@@ -91,9 +92,13 @@ def flops_per_second(model) -> float:
     return (counter.get_total_flops() + lstm_flops[0]) / 2048 * RATE
 
 
-def timed(fn, x: torch.Tensor, block: int) -> float:
-    """RTF of calling ``fn(block)`` over x once (after one warm-up block)."""
-    fn(x[..., :block])
+def timed(fn, x: torch.Tensor, block: int, reset=None) -> float:
+    """RTF of calling ``fn(block)`` over x once, after 3 warm-up blocks (TorchScript optimises its
+    graph on the first calls, as the C++ host's warm-up does) and ``reset()``."""
+    for _ in range(3):
+        fn(x[..., :block])
+    if reset is not None:
+        reset()
     t0 = time.perf_counter()
     for i in range(0, x.shape[-1] - block + 1, block):
         fn(x[..., i : i + block])
@@ -122,7 +127,10 @@ def recompute_rtf(model, x, block):
         i = pos[0]
         model(padded[..., i : i + context + xb.shape[-1]], k)
         pos[0] = i + xb.shape[-1]
-    return timed(run, x, block)
+
+    def rewind():
+        pos[0] = 0
+    return timed(run, x, block, reset=rewind)
 
 
 def export_ts(model, block: int, path: Path):
@@ -137,13 +145,13 @@ def export_ts(model, block: int, path: Path):
 @torch.no_grad()
 def script_rtf(module, x, block):
     k = torch.full((module.num_knobs,), 0.5)
-    module.reset()
-    return timed(lambda xb: module(xb[0], k), x, block)
+    return timed(lambda xb: module(xb[0], k), x, block, reset=module.reset)
 
 
-def host_rtf(host: Path, ts_path: Path, wav: Path, block: int) -> float:
+def host_rtf(host: Path, ts_path: Path, wav: Path, block: int, threads: int) -> float:
     out = wav.with_name("out.wav")
-    proc = subprocess.run([str(host), str(ts_path), str(wav), str(out), "--block", str(block)],
+    proc = subprocess.run([str(host), str(ts_path), str(wav), str(out), "--block", str(block),
+                           "--threads", str(threads)],
                           capture_output=True, text=True)
     m = re.search(r"([\d.]+)x real time", proc.stdout)
     if proc.returncode or not m:
@@ -197,10 +205,13 @@ def main() -> None:
         model = make().eval()
         params = sum(p.numel() for p in model.parameters())
         fps = flops_per_second(model)
-        ceiling = gflops * 1e9 / fps if fps else float("inf")
+        # gray-box models are IIR filters and per-sample recursions the counter cannot see: no ceiling
+        countable = not name.startswith("graybox")
+        ceiling = gflops * 1e9 / fps if fps and countable else float("nan")
         period = int(getattr(model, "stream_period", 1) or 1)
         for block in blocks:
-            row = [f"{name:<13} {params:>8,} {fps / 1e9:>13.2f} {ceiling:>7.1f}x {block:>6}"]
+            ceil_text = f"{ceiling:>7.1f}x" if countable else f"{'-':>8}"
+            row = [f"{name:<13} {params:>8,} {fps / 1e9:>13.2f} {ceil_text} {block:>6}"]
             row.append(f"{eager_rtf(model, x, block):>6.1f}x")
             best = None
             if block % period:
@@ -209,15 +220,15 @@ def main() -> None:
                 path = tmp / f"{name}_{block}.ts"
                 module = export_ts(model, block, path)
                 row.append(f"{script_rtf(module, x, block):>6.1f}x")
-                host_ts = host_rtf(host, path, wav, block) if host is not None else None
+                host_ts = host_rtf(host, path, wav, block, args.threads) if host is not None else None
                 host_aoti = None
                 if host is not None and not args.no_aoti:
                     export_aoti(model, block, tmp / f"{name}_{block}.pt2")
-                    host_aoti = host_rtf(host, tmp / f"{name}_{block}.pt2", wav, block)
+                    host_aoti = host_rtf(host, tmp / f"{name}_{block}.pt2", wav, block, args.threads)
                 row.append(f"{host_ts:>6.1f}x" if host_ts else f"{'-':>7}")
                 row.append(f"{host_aoti:>7.1f}x" if host_aoti else f"{'-':>8}")
                 best = max(v for v in (host_ts, host_aoti, 0.0) if v is not None) or None
-                row.append(f"{100 * best / ceiling:>8.0f}%" if best else f"{'':>9}")
+                row.append(f"{100 * best / ceiling:>8.0f}%" if best and countable else f"{'-':>9}")
             if isinstance(model, effects.TCN):
                 rec = recompute_rtf(model, x, block)
                 row.append(f"{rec:>8.2f}x")

@@ -58,14 +58,50 @@ def test_export_reloads_and_matches_golden(checkpoints, tmp_path, name, fmt):
     assert report["max_abs_error"] < 1e-5
     assert report["sample_rate"] == SR and report["channels"] == 2 and report["num_knobs"] == 2
     assert [k["name"] for k in report["knobs"]] == ["drive", "tone"]
-    assert report["chunk"] % (64 if name == "gcn_tfilm" else 1) == 0
+    assert report["chunk"] == 128  # the default; for GCN also a whole number of its 64-sample TFiLM blocks
 
 
-def test_aoti_export_verifies(checkpoints, tmp_path):
+@pytest.mark.parametrize("name", ["tcn", "s4", "graybox"])
+def test_aoti_export_verifies(checkpoints, tmp_path, name):
     if shutil.which("g++") is None:
         pytest.skip("no C++ compiler")
-    out = export_effect(checkpoints["tcn"], "aoti", tmp_path / "m.pt2", chunk=64)
+    out = export_effect(checkpoints[name], "aoti", tmp_path / "m.pt2", chunk=64)
     assert verify(out)["max_abs_error"] < 1e-5
+
+
+def test_failed_export_leaves_the_previous_file(checkpoints, tmp_path, monkeypatch):
+    out = export_effect(checkpoints["tcn"], "torchscript", tmp_path / "m.ts")
+    before = out.read_bytes()
+
+    def broken(path):
+        raise ExportError("golden vectors differ (simulated)")
+    monkeypatch.setattr(ts, "verify", broken)
+    with pytest.raises(ExportError, match="simulated"):
+        export_effect(checkpoints["lstm"], "torchscript", out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.ts"]
+    with pytest.raises(ExportError, match="written to a '.onnx' file"):
+        export_effect(checkpoints["tcn"], "onnx", tmp_path / "m2.ts")
+
+
+def test_python_runners_reject_bad_blocks(checkpoints, tmp_path):
+    from audiokit.export.onnx import OnnxEffect
+
+    fx = OnnxEffect(export_effect(checkpoints["lstm"], "onnx", tmp_path / "m.onnx", chunk=64))
+    k = torch.full((2,), 0.5)
+    for x, knobs, message in [(torch.zeros(1, 100), k, "not a multiple of the chunk size 64"),
+                              (torch.zeros(2, 64), k, r"expected shape \(1, N\)"),
+                              (torch.zeros(1, 64), torch.tensor([0.5, float("nan")]), r"must lie in \[0, 1\]"),
+                              (torch.zeros(1, 64, dtype=torch.float64), k, "expected float32")]:
+        with pytest.raises(ExportError, match=message):
+            fx(x, knobs)
+
+
+def test_nan_knob_cannot_poison_the_stream(checkpoints):
+    model, _ = load_model(checkpoints["lstm"])
+    stream = StreamingEffect(model, channels=1, chunk=64)
+    x = torch.randn(1, 64)
+    y, current, *_ = stream(x, torch.tensor([float("nan"), 0.2]), stream.initial_smoothed(), *stream.initial_state())
+    assert torch.isfinite(y).all() and torch.isfinite(current).all()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -81,10 +117,12 @@ def test_exported_stream_equals_offline_model(checkpoints, name):
         offline = model(x[:, None], knobs.expand(2, -1))[:, 0]
         got = torch.cat([module(x[:, i : i + 192], knobs) for i in range(0, x.shape[1], 192)], dim=1)
     assert (got - offline).abs().max() < 1e-5
-    module.reset()  # a fresh stream starts from zero state again
+    module.reset()  # a fresh stream: zero state, and knobs snap to the new targets (no glide from the old)
+    other = torch.tensor([0.9, 0.1])
     with torch.no_grad():
-        again = module(x[:, :192], knobs)
-    assert (again - offline[:, :192]).abs().max() < 1e-5
+        again = module(x[:, :192], other)
+        offline_other = model(x[:, None, :192], other.expand(2, -1))[:, 0]
+    assert (again - offline_other).abs().max() < 1e-5
 
 
 def test_neutone_export_passes_the_sdk_checks_and_golden_vectors(checkpoints, tmp_path):
@@ -97,6 +135,18 @@ def test_neutone_export_passes_the_sdk_checks_and_golden_vectors(checkpoints, tm
     model, meta = load_neutone_model(str(out))
     assert [p["name"] for p in meta["neutone_parameters"].values()] == ["drive", "tone"]
     assert model.get_native_sample_rates() == [SR] and 128 in model.get_native_buffer_sizes()
+
+
+def test_neutone_without_schema_or_native_sizes(checkpoints, tmp_path):
+    pytest.importorskip("neutone_sdk")
+    from audiokit.models.effects import LSTM
+
+    path = save_model(tmp_path / "plain.pt", LSTM(SR, 2, hidden_size=4), "audiokit.models.effects.lstm.LSTM",
+                      dict(sample_rate=SR, num_knobs=2, hidden_size=4), family="effects", sample_rate=SR)
+    out = export_effect(path, "neutone", tmp_path / "m.nm")  # no knob schema: generic parameter names
+    assert [k["name"] for k in verify(out)["knobs"]] == ["knob1", "knob2"]
+    with pytest.raises(ExportError, match="divides none of"):
+        export_effect(checkpoints["tcn"], "neutone", tmp_path / "m2.nm", chunk=96)
 
 
 def test_neutone_refuses_more_than_four_knobs(tmp_path):
@@ -146,6 +196,18 @@ def test_onnx_and_aoti_files_without_metadata_are_refused(tmp_path):
         verify(tmp_path / "missing.ts")
 
 
+def test_onnx_file_without_metadata_is_refused(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "plain.onnx"))
+    with pytest.raises(ExportError, match="without audiokit metadata"):
+        verify(tmp_path / "plain.onnx")
+
+
 def test_tfilm_model_needs_whole_blocks_per_chunk(checkpoints, tmp_path):
     with pytest.raises(ExportError, match="multiple of 64"):
         export_effect(checkpoints["gcn_tfilm"], "torchscript", tmp_path / "m.ts", chunk=32)
@@ -192,6 +254,15 @@ def test_knob_jump_is_smoothed(checkpoints):
     assert (smooth[: jump * chunk] - ref_low[: jump * chunk]).abs().max() < 1e-6  # nothing before the jump
     tail = slice((n - 2) * chunk, n * chunk)  # after ~ 7 time constants: on the new setting
     assert (smooth[tail] - ref_high[tail]).abs().max() < 0.02 * full_move
+    # the knob values in use: exactly a fraction c of the remaining way per chunk
+    stream = StreamingEffect(model, channels=1, chunk=chunk, smoothing_ms=20.0)
+    smoothed, state, used = stream.initial_smoothed(), stream.initial_state(), []
+    for i in range(n):
+        _, smoothed, *state = stream(x[:, i * chunk : (i + 1) * chunk], track[i], smoothed, *state)
+        used.append(smoothed[0].item())
+    assert used[:jump] == [0.0] * jump
+    expected = [1 - (1 - c) ** (i + 1) for i in range(n - jump)]
+    assert max(abs(a - b) for a, b in zip(used[jump:], expected)) < 1e-6
 
 
 def test_golden_track_contains_a_knob_jump(checkpoints):
@@ -235,6 +306,22 @@ def test_cpp_host_matches_python(checkpoints, host, tmp_path, fmt):
     assert np.abs(got.T - ref.numpy()).max() < 1e-6
 
 
+@pytest.mark.parametrize("subtype,fmt", [("PCM_16", "WAV"), ("DOUBLE", "WAV"), ("FLOAT", "WAVEX"), ("PCM_32", "WAV")])
+def test_cpp_host_reads_wav_variants(checkpoints, host, tmp_path, subtype, fmt):
+    out = export_effect(checkpoints["tcn"], "torchscript", tmp_path / "m.ts", chunk=64)
+    x = (0.3 * torch.randn(1, 1000)).clamp(-1, 1).T.numpy()
+    sf.write(tmp_path / "in.wav", x, SR, subtype=subtype, format=fmt)
+    proc = subprocess.run([str(host), str(out), str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--block", "64"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    wav, _ = sf.read(tmp_path / "in.wav", dtype="float32", always_2d=True)  # what the host should have read
+    module, _, _ = ts.load(out)
+    with torch.no_grad():
+        ref = module(torch.nn.functional.pad(torch.from_numpy(wav.T.copy()), (0, 24)), module.default_knobs)
+    got, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    assert np.abs(got.T - ref[:, :1000].numpy()).max() < 1e-6
+
+
 def test_cpp_host_rejects_bad_input(checkpoints, host, tmp_path):
     out = export_effect(checkpoints["tcn"], "torchscript", tmp_path / "m.ts")
     sf.write(tmp_path / "stereo.wav", np.zeros((800, 2), np.float32), SR)
@@ -244,7 +331,8 @@ def test_cpp_host_rejects_bad_input(checkpoints, host, tmp_path):
              ("rate.wav", [], "at 16000 Hz; the model runs at 8000 Hz"),
              ("ok.wav", ["--knobs", "0.5"], "the model has 2 knobs, got 1"),
              ("ok.wav", ["--knobs", "0.5,1.5"], "outside [0, 1]"),
-             ("ok.wav", ["--block", "100"], "multiple of the model's chunk 128")]
+             ("ok.wav", ["--block", "100"], "multiple of the model's chunk 128"),
+             ("ok.wav", ["--block", "abc"], "expected a positive whole number")]
     for wav, extra, message in cases:
         proc = subprocess.run([str(host), str(out), str(tmp_path / wav), str(tmp_path / "o.wav"), *extra],
                               capture_output=True, text=True)

@@ -41,7 +41,7 @@ def _module(fmt: str):
 
 
 def default_chunk(model) -> int:
-    """128 samples, or the smallest multiple of the model's streaming period (TFiLM block) above it."""
+    """128 samples, or the least common multiple of 128 and the model's streaming period (TFiLM block)."""
     period = int(getattr(model, "stream_period", 1) or 1)
     return DEFAULT_CHUNK * period // math.gcd(DEFAULT_CHUNK, period)
 
@@ -50,13 +50,16 @@ def export_effect(model: str | os.PathLike, fmt: str, out: str | os.PathLike, ch
                   chunk: int | None = None, smoothing_ms: float = 20.0, golden_chunks: int = 16) -> Path:
     """Export an effect model (checkpoint path, experiment dir or pretrained name) and verify it.
 
-    Returns the written path; the file is only left in place if its golden vectors re-run within
-    tolerance after reloading.
+    Returns the written path. The file is written beside ``out`` and moves there only once its golden
+    vectors re-run within tolerance after reloading; a failed export leaves ``out`` as it was.
     """
     from audiokit.api import resolve
     from audiokit.train.checkpoint import load_model
 
     mod = _module(fmt)
+    out = Path(out)
+    if out.suffix.lower() != FORMATS[fmt]:
+        raise ExportError(f"'{out}': a {fmt} export is written to a '{FORMATS[fmt]}' file (got '{out.suffix}')")
     path = resolve(model)
     net, ckpt = load_model(path)
     if ckpt.get("family") != "effects":
@@ -64,13 +67,14 @@ def export_effect(model: str | os.PathLike, fmt: str, out: str | os.PathLike, ch
     stream = StreamingEffect(net, channels=channels, chunk=chunk or default_chunk(net), smoothing_ms=smoothing_ms)
     meta = metadata(stream, ckpt, fmt)
     golden = make_golden(stream, num_chunks=golden_chunks)
-    out = Path(out)
-    mod.save(stream, json.dumps(meta), golden, out)
+    # Written next to the target and verified there; only a verified file replaces what was at `out`.
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
     try:
-        mod.verify(out)
-    except Exception:
-        out.unlink(missing_ok=True)
-        raise
+        mod.save(stream, json.dumps(meta), golden, tmp)
+        mod.verify(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from audiokit.export.golden import check_golden, pack, read_metadata, unpack
-from audiokit.export.streaming import ExportError, StreamingEffect
+from audiokit.export.streaming import ExportError, StreamingEffect, check_block
 from audiokit.utils import atomic_path
 
 META_ENTRY, GOLDEN_ENTRY = "audiokit/export.json", "audiokit/golden.npz"
@@ -84,6 +84,8 @@ class AotiEffect:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
+        m = self.metadata
+        check_block(x, knobs, m["channels"], self.chunk, m["num_knobs"])
         out = torch.empty_like(x)
         for i in range(x.shape[-1] // self.chunk):
             y, smoothed, *state = self.runner(
@@ -97,4 +99,4 @@ class AotiEffect:
 def verify(path: str | os.PathLike) -> dict:
     fx = AotiEffect(path)
     err = check_golden(fx, fx.golden, fx.chunk, str(path))
-    return {"format": "aoti", "max_abs_error": err, **fx.metadata}
+    return {**fx.metadata, "max_abs_error": err}

@@ -35,7 +35,11 @@ def metadata(stream: StreamingEffect, checkpoint: dict, fmt: str) -> dict:
         "knobs": checkpoint.get("metadata", {}).get("knobs", []),
         "knob_smoothing_ms": stream.smoothing_ms,
         "state": stream.state_spec(),
-        "interface": "forward(x (C, N), knobs (K,) normalised 0..1) -> (C, N); N a multiple of chunk",
+        "interface": (
+            "forward(x (C, N), knobs (K,) normalised 0..1) -> (C, N); N a multiple of chunk; reset()"
+            if fmt in ("torchscript", "neutone") else
+            "step(audio (C, chunk), knobs (K,), smoothed (K,), *state) -> (output, smoothed, *state); "
+            "state starts at zeros, smoothed at NaN"),
     }
 
 

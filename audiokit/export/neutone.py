@@ -119,6 +119,11 @@ def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.Pa
         raise ExportError(f"Neutone models take at most {MAX_KNOBS} knobs; this model has {stream.num_knobs}")
     if stream.channels not in (1, 2):
         raise ExportError(f"Neutone models are mono or stereo; this export has {stream.channels} channels")
+    if not any(n % stream.chunk == 0 for n in BUFFER_SIZES):
+        raise ExportError(f"Neutone needs native buffer sizes: chunk {stream.chunk} divides none of {BUFFER_SIZES}")
+    if len(meta.get("knobs") or []) != stream.num_knobs:  # no schema in the checkpoint: generic names
+        meta["knobs"] = [{"name": f"knob{i + 1}", "minimum": 0.0, "maximum": 1.0, "default": 0.5}
+                         for i in range(stream.num_knobs)]
     effect = ts.script(stream, meta_json)
     wrapper = NeutoneEffect(effect, meta)
     logging.getLogger("neutone_sdk").setLevel(logging.WARNING)
@@ -127,7 +132,7 @@ def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.Pa
         save_neutone_model(wrapper, Path(tmp), dump_samples=False, submission=False, speed_benchmark=False,
                            test_offline_mode=False)
         model, neutone_meta = load_neutone_model(str(Path(tmp) / "model.nm"))
-        extra = {"metadata.json": json.dumps(neutone_meta, indent=4), EXTRA_META: meta_json,
+        extra = {"metadata.json": json.dumps(neutone_meta, indent=4), EXTRA_META: json.dumps(meta),
                  EXTRA_GOLDEN: base64.b64encode(pack(golden)).decode()}
         with atomic_path(out) as dst:
             torch.jit.save(model, str(dst), _extra_files=extra)
@@ -136,7 +141,7 @@ def save(stream: StreamingEffect, meta_json: str, golden: dict, out: str | os.Pa
 
 def verify(path: str | os.PathLike) -> dict:
     """Reload with the SDK's loader (validates Neutone's metadata), then run the golden vectors through
-    the plugin's entry point at the native rate and a native buffer size."""
+    the plugin's entry point at the native rate, one chunk per call."""
     _require_sdk()
     extra = {EXTRA_META: "", EXTRA_GOLDEN: ""}
     with warnings.catch_warnings():
@@ -161,4 +166,4 @@ def verify(path: str | os.PathLike) -> dict:
 
     with torch.no_grad():
         err = check_golden(run, golden, chunk, str(path))
-    return {"format": "neutone", "max_abs_error": err, **meta}
+    return {**meta, "max_abs_error": err}

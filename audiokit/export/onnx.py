@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from audiokit.export.golden import check_golden, pack, read_metadata, unpack
-from audiokit.export.streaming import ExportError, StreamingEffect
+from audiokit.export.streaming import ExportError, StreamingEffect, check_block
 from audiokit.utils import atomic_path
 
 META_KEY, GOLDEN_KEY = "audiokit.json", "golden.npz.b64"
@@ -76,6 +76,8 @@ class OnnxEffect:
         self.smoothed = np.full(self.metadata["num_knobs"], np.nan, dtype=np.float32)
 
     def __call__(self, x, knobs):
+        m = self.metadata
+        check_block(torch.as_tensor(x), torch.as_tensor(knobs), m["channels"], self.chunk, m["num_knobs"])
         x, knobs = np.asarray(x, dtype=np.float32), np.asarray(knobs, dtype=np.float32)
         out = np.empty_like(x)
         for i in range(x.shape[-1] // self.chunk):
@@ -89,4 +91,4 @@ class OnnxEffect:
 def verify(path: str | os.PathLike) -> dict:
     fx = OnnxEffect(path)
     err = check_golden(lambda x, k: torch.from_numpy(fx(x.numpy(), k.numpy())), fx.golden, fx.chunk, str(path))
-    return {"format": "onnx", "max_abs_error": err, **fx.metadata}
+    return {**fx.metadata, "max_abs_error": err}

@@ -18,6 +18,7 @@ most ``c`` of the jump at any chunk boundary. The first chunk after a reset star
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from typing import Any
@@ -103,7 +104,7 @@ class StreamingEffect(nn.Module):
             raise ExportError(f"channels must be >= 1, got {channels}")
         if chunk < 1:
             raise ExportError(f"chunk must be >= 1 sample, got {chunk}")
-        self.model = model.eval()
+        self.model = copy.deepcopy(model).eval()  # a copy: exporting must not change the caller's model
         self.channels, self.chunk = int(channels), int(chunk)
         self.num_knobs = int(model.num_knobs)
         self.sample_rate = int(model.sample_rate)
@@ -143,11 +144,25 @@ class StreamingEffect(nn.Module):
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor, smoothed: torch.Tensor, *state: torch.Tensor):
         """``(C, G), (K,), (K,), *state -> (C, G), (K,), *state``."""
-        target = knobs.clamp(0.0, 1.0)
+        target = torch.nan_to_num(knobs, nan=0.5).clamp(0.0, 1.0)  # hosts check; a NaN must not poison state
         current = torch.where(torch.isnan(smoothed), target, smoothed + self.coefficient * (target - smoothed))
         y, new_state = self.model.step(x[:, None, :], current[None, :].expand(x.shape[0], -1),
                                        unflatten_state(self._template, list(state)))
         return (y[:, 0, :], current, *flatten_state(new_state)[0])
+
+
+def check_block(x: torch.Tensor, knobs: torch.Tensor, channels: int, chunk: int, num_knobs: int) -> None:
+    """The checks every runner makes on a host block (the TorchScript module makes them in-graph)."""
+    if x.dim() != 2 or x.shape[0] != channels:
+        raise ExportError(f"audio: expected shape ({channels}, N) (channels, samples), got {tuple(x.shape)}")
+    if x.dtype != torch.float32:
+        raise ExportError(f"audio: expected float32 samples, got {x.dtype}")
+    if x.shape[1] % chunk:
+        raise ExportError(f"audio: block of {x.shape[1]} samples is not a multiple of the chunk size {chunk}")
+    if knobs.shape != (num_knobs,):
+        raise ExportError(f"knobs: expected {num_knobs} normalised values, got shape {tuple(knobs.shape)}")
+    if not bool(((knobs >= 0) & (knobs <= 1)).all()):
+        raise ExportError(f"knobs: normalised values must lie in [0, 1], got {knobs.tolist()}")
 
 
 def golden_signal(channels: int, length: int, sample_rate: int, seed: int = 0) -> torch.Tensor:

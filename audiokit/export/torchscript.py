@@ -68,7 +68,9 @@ class ScriptedEffect(nn.Module):
             raise ValueError(f"audio: block of {x.size(1)} samples is not a multiple of the chunk size {self.chunk}")
         if knobs.dim() != 1 or knobs.size(0) != self.num_knobs:
             raise ValueError(f"knobs: expected {self.num_knobs} normalised values, got shape {knobs.shape}")
-        if bool((knobs < 0.0).any()) or bool((knobs > 1.0).any()):
+        if x.dtype != torch.float32:
+            raise ValueError(f"audio: expected float32 samples, got {x.dtype}")
+        if not bool(((knobs >= 0.0) & (knobs <= 1.0)).all()):  # NaN fails this too
             raise ValueError(f"knobs: normalised values must lie in [0, 1], got {knobs}")
         out = torch.empty_like(x)
         for i in range(x.size(1) // self.chunk):
@@ -140,4 +142,4 @@ def verify(path: str | os.PathLike) -> dict:
     module.reset()
     with torch.no_grad():
         err = check_golden(lambda x, k: module(x, k), golden, meta["chunk"], str(path))
-    return {"format": "torchscript", "max_abs_error": err, **meta}
+    return {**meta, "max_abs_error": err}

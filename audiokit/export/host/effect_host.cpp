@@ -13,6 +13,8 @@
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <memory>
 
@@ -96,7 +98,7 @@ void put16(std::ostream& o, uint16_t v) { char b[2] = {char(v), char(v >> 8)}; o
 
 // Writes 32-bit float WAV to a temporary name, then renames it: no half-written output.
 void write_wav(const std::string& path, const Audio& a) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = path + ".tmp" + std::to_string(static_cast<long long>(::getpid()));
   {
     std::ofstream o(tmp, std::ios::binary);
     if (!o) throw BadInput("cannot write '" + path + "'");
@@ -107,9 +109,17 @@ void write_wav(const std::string& path, const Audio& a) {
     put16(o, static_cast<uint16_t>(a.channels * 4)); put16(o, 32);
     o.write("data", 4); put32(o, bytes);
     o.write(reinterpret_cast<const char*>(a.samples.data()), bytes);
-    if (!o) throw BadInput("failed writing '" + path + "'");
+    if (!o) { o.close(); std::remove(tmp.c_str()); throw BadInput("failed writing '" + path + "'"); }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw BadInput("cannot rename '" + tmp + "' to '" + path + "'");
+}
+
+int64_t parse_int(const std::string& opt, const std::string& text) {
+  size_t used = 0;
+  int64_t v = 0;
+  try { v = std::stoll(text, &used); } catch (...) { used = 0; }
+  if (used != text.size() || v <= 0) throw BadInput(opt + ": expected a positive whole number, got '" + text + "'");
+  return v;
 }
 
 std::vector<float> parse_knobs(const std::string& text) {
@@ -228,8 +238,8 @@ int run(int argc, char** argv) {
     const std::string opt = argv[i];
     if (i + 1 >= argc) throw BadInput("option " + opt + " needs a value");
     const std::string val = argv[++i];
-    if (opt == "--block") block = std::stoll(val);
-    else if (opt == "--threads") threads = std::stoi(val);
+    if (opt == "--block") block = parse_int(opt, val);
+    else if (opt == "--threads") threads = static_cast<int>(parse_int(opt, val));
     else if (opt == "--knobs") { knob_values = parse_knobs(val); knobs_given = true; }
     else throw BadInput("unknown option " + opt + " (expected --block, --threads, --knobs)");
   }
