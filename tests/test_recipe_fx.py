@@ -71,6 +71,23 @@ def test_pretrained_compressor_beats_identity_on_test(fx_corpus):
     assert res["clips_better"] == 4 and f"{res['median_esr']['model']:.4f}" in card
 
 
+# every other model in pretrained/: (name, effect); their cards come from one template
+PRETRAINED = [("fx-distortion-graybox", "distortion")]
+
+
+@pytest.mark.parametrize("name,effect", PRETRAINED)
+def test_pretrained_models_reproduce_their_cards(fx_corpus, name, effect):
+    fx = audiokit.load(name)
+    res = evaluate_effect(fx, fx_corpus / effect / "test", progress=False)
+    assert res["model"]["esr"] < 0.5 * res["identity"]["esr"] and res["model"]["mrstft"] < res["identity"]["mrstft"]
+    card = (REPO / "pretrained" / name / "README.md").read_text()
+    for metric, label in (("esr", "ESR"), ("mrstft", "MR-STFT"), ("loudness", "loudness error (LU)")):
+        assert f"| {label} | {res['model'][metric]:.4f} | {res['identity'][metric]:.4f} |" in card, metric
+    assert f"| ESR, median clip | {res['median_esr']['model']:.4f} |" in card
+    assert f"on {res['clips_better']} of the {res['num_items']} clips" in card
+    assert all(f"`{k.name}`" in card for k in fx.knobs) and f"| latency | {fx.latency} samples" in card
+
+
 @pytest.mark.slow
 def test_tiny_recipe_learns_to_beat_identity(tmp_path, fx_corpus):
     recipe = recipe_copy(tmp_path, fx_corpus)
