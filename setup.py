@@ -33,16 +33,21 @@ setup(
         "tensorboard>=2.14",
     ],
     extras_require={
-        # Offline corpora: eSpeak NG speech (library shipped on PyPI) and real effect processors.
-        "corpora": ["espeakng-loader>=0.2", "pedalboard>=0.9"],
+        # Offline corpora: eSpeak NG speech (library shipped on PyPI), real effect processors, and Bach
+        # chorales (music21's corpus) rendered through pretty_midi's soundfont by midirenderer (a wheel
+        # with no dependencies; tinysoundfont would pull PyAudio, which needs Debian's portaudio19-dev).
+        "corpora": ["espeakng-loader>=0.2", "pedalboard>=0.9", "music21>=9.1", "pretty_midi>=0.2.10",
+                    "midirenderer>=0.1.3"],
         # Plugin export beyond TorchScript: ONNX (exporter + runtime for the verifier).
         "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         # The Neutone plugin format; neutone-sdk pins numpy < 2.3, so it stays out of the default set.
         "neutone": ["neutone-sdk>=1.5"],
         # test/dev include every export format (neutone-sdk brings numpy < 2.3 into those environments)
         "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9",
+                 "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
                  "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5"],
         "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9",
+                "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},

@@ -2,14 +2,19 @@
 (download + prepare).
 
 ``CORPORA`` maps a corpus name to its maker, ``make(out_dir, size=..., seed=..., sample_rate=...,
-progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech|fx --out DIR``):
+progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech|fx|music --out DIR``):
 
 * ``speech`` — :func:`audiokit.corpora.speech.make_speech`: eSpeak NG digit strings and sentences,
   Kaldi data dirs with held-out speakers (ASR, speaker and SSL recipes).
 * ``fx`` — :func:`audiokit.corpora.fx.make_fx`: dry/wet pairs through pedalboard's compressor and
   distortion, with knob values and held-out knob ranges in the test split (effect-modelling recipes).
 
-Both need the ``corpora`` extra (``pip install audiokit[corpora]``: espeakng-loader, pedalboard).
+* ``music`` — :func:`audiokit.corpora.music.make_music`: music21's four-part Bach chorales rendered voice
+  by voice through a General MIDI soundfont (midirenderer + pretty_midi's TimGM6mb.sf2), stems
+  ``soprano alto tenor bass contrabass drums`` + mixture, split by piece and tune (separation recipes).
+
+All need the ``corpora`` extra (``pip install audiokit[corpora]``: espeakng-loader, pedalboard, music21,
+pretty_midi, midirenderer).
 
 Real corpora have a downloader, ``download(root, progress=...) -> Path`` (``audiokit corpus download NAME
 --root DIR``; a copy already under ``root`` is used as is), and a preparer, ``prepare(root, out,
@@ -19,12 +24,13 @@ progress=...) -> Path``, writing Kaldi data dirs (``audiokit corpus prepare NAME
   LA-2A, knobs ``limit`` and ``peak_reduction``) as paired effect data dirs.
 """
 from audiokit.corpora.fx import make_fx
+from audiokit.corpora.music import make_music
 from audiokit.corpora.signaltrain import download_signaltrain, prepare_signaltrain
 from audiokit.corpora.speech import make_speech
 
-CORPORA = {"speech": make_speech, "fx": make_fx}
+CORPORA = {"speech": make_speech, "fx": make_fx, "music": make_music}
 DOWNLOADERS = {"signaltrain": download_signaltrain}
 PREPARERS = {"signaltrain": prepare_signaltrain}
 
-__all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "download_signaltrain",
+__all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "make_music", "download_signaltrain",
            "prepare_signaltrain"]

@@ -25,7 +25,7 @@ def validate_data_dir(path: str | Path, check_audio: bool = True) -> list[Proble
     as the main table; spk2utt is the inverse of utt2spk; segments refer to known recordings and lie
     inside them; audio files exist, are readable and non-empty; one sample rate across the directory;
     utt2dur matches the audio; paired/stem tables have equal lengths per utterance; params parse and
-    respect knobs.json.
+    respect knobs.json; a `stems` list names stems that each have a `<stem>.scp`, beside a mixture.scp.
     """
     path = Path(path)
     problems: list[Problem] = []
@@ -102,7 +102,27 @@ def validate_data_dir(path: str | Path, check_audio: bool = True) -> list[Proble
         _check_durations(tables, lengths, rates, main, problems)
     if "params" in tables:
         _check_params(path, tables["params"], problems)
+    if (path / "stems").is_file():
+        _check_stems(path / "stems", tables, problems)
     return problems
+
+
+def _check_stems(f: Path, tables: dict[str, Table], problems: list[Problem]) -> None:
+    """`stems` (separation data): one stem name a line, each with its `<stem>.scp`; mixture.scp exists."""
+    seen: set[str] = set()
+    for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        if name == "mixture" or any(c.isspace() for c in name) or name in seen:
+            problems.append(Problem(str(f), n, f"expected one new stem name (not 'mixture'), got '{name}'"))
+        elif f"{name}.scp" not in tables:
+            problems.append(Problem(str(f), n, f"stem '{name}' has no {name}.scp"))
+        seen.add(name)
+    if not seen:
+        problems.append(Problem(str(f), None, "lists no stems"))
+    if "mixture.scp" not in tables:
+        problems.append(Problem(str(f), None, "stems are listed but mixture.scp is missing"))
 
 
 def _check_speakers(tables: dict[str, Table], problems: list[Problem]) -> None:
