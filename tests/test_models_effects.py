@@ -28,6 +28,7 @@ ARCHITECTURES = {  # name -> (class, constructor args after sample_rate=8000, nu
     "s4": (S4, dict(num_blocks=2, channels=8, state_size=4)),
     "eq": (ParametricEQ, dict()),  # every band kind streams in test_models_graybox
     "compressor": (Compressor, dict()),
+    "compressor_envelope": (Compressor, dict(detector="envelope")),
     "waveshaper": (Waveshaper, dict(polynomial_degree=3)),
     # nested models as a config gives them (see spec): built first, then passed to the chain
     "graybox_chain": (Chain, dict(effects=[
@@ -159,7 +160,7 @@ def compression(x: torch.Tensor, knob: torch.Tensor) -> torch.Tensor:
 
 
 # knob-dependent targets the gray-box blocks can represent (an EQ cannot saturate); default: saturation
-OVERFIT_TARGETS = {"eq": bass_shelf, "compressor": compression}
+OVERFIT_TARGETS = {"eq": bass_shelf, "compressor": compression, "compressor_envelope": compression}
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))

@@ -185,10 +185,17 @@ class ParametricEQ(EffectModule):
 class Compressor(EffectModule):
     """Feed-forward compressor: level -> static curve -> attack/release smoothing -> make-up gain.
 
-    Per example the controller sets threshold, ratio, knee, attack, release and make-up gain. The
-    detector is the instantaneous peak level in dB; the gain reduction is smoothed in dB with separate
-    attack and release time constants (:mod:`audiokit.nn.dynamics`, exact and differentiable), and
-    ``y = x * 10^((makeup - smoothed) / 20)``.
+    Per example the controller sets threshold, ratio, knee, attack, release and make-up gain. Two
+    detector topologies, both with separate attack and release (:mod:`audiokit.nn.dynamics`, exact
+    and differentiable):
+
+    - ``detector="gain"``: the static curve on the instantaneous peak level in dB, then the gain
+      reduction smoothed in dB (a "smooth decoupled" design);
+    - ``detector="envelope"``: a peak envelope follower on ``|x|`` (ballistics: attack while the
+      level rises above the envelope, release otherwise), then the static curve on the envelope in dB
+      (the topology of JUCE's and pedalboard's ``Compressor``).
+
+    In both, ``y = x * 10^((makeup - reduction) / 20)``.
 
     Args:
         sample_rate: Hz.
@@ -202,13 +209,18 @@ class Compressor(EffectModule):
         makeup_db_range: dB (default (-24, 24); starts at 0).
         # Conditioning
         hidden: widths of the controller MLP (default (16, 16)).
+        detector: ``"gain"`` (default) or ``"envelope"``, see above.
     """
 
     def __init__(self, sample_rate: int, num_knobs: int, threshold_db_range: Sequence[float] = (-60.0, 0.0),
                  ratio_range: Sequence[float] = (1.0, 20.0), knee_db_range: Sequence[float] = (0.0, 12.0),
                  attack_ms_range: Sequence[float] = (0.1, 100.0), release_ms_range: Sequence[float] = (5.0, 1000.0),
-                 makeup_db_range: Sequence[float] = (-24.0, 24.0), hidden: Sequence[int] = (16, 16)):
+                 makeup_db_range: Sequence[float] = (-24.0, 24.0), hidden: Sequence[int] = (16, 16),
+                 detector: str = "gain"):
         super().__init__()
+        if detector not in ("gain", "envelope"):
+            raise ValueError(f"Compressor detector must be 'gain' or 'envelope', got {detector!r}")
+        self.detector = detector
         self.sample_rate = int(sample_rate)
         self.num_knobs = _check_knobs(num_knobs)
         ranges = [_check_range("threshold_db_range", threshold_db_range),
@@ -232,12 +244,19 @@ class Compressor(EffectModule):
     def _run(self, x: torch.Tensor, knobs: torch.Tensor, previous: torch.Tensor | None):
         threshold, ratio, knee, attack_ms, release_ms, makeup = self.controller(knobs).unbind(-1)  # 6 x (B,)
         signal = x[:, 0]  # (B, 1, T) -> (B, T)
-        reduction = gain_reduction_db(level_db(signal), threshold[:, None], ratio[:, None], knee[:, None])
-        smoothed = smooth_gain_reduction(reduction, time_constant_to_alpha(attack_ms, self.sample_rate),
-                                         time_constant_to_alpha(release_ms, self.sample_rate),
-                                         None if previous is None else previous.to(reduction.dtype))
-        y = signal * 10 ** ((makeup[:, None] - smoothed) / 20)
-        return y[:, None], smoothed
+        attack = time_constant_to_alpha(attack_ms, self.sample_rate)
+        release = time_constant_to_alpha(release_ms, self.sample_rate)
+        if self.detector == "envelope":  # smooth the level, then the static curve
+            level = signal.abs().to(attack.dtype)
+            start = None if previous is None else previous.to(level.dtype)
+            state = smooth_gain_reduction(level, attack, release, start)
+            reduction = gain_reduction_db(level_db(state), threshold[:, None], ratio[:, None], knee[:, None])
+        else:  # the static curve on the instantaneous level, then smooth the gain reduction
+            reduction = gain_reduction_db(level_db(signal), threshold[:, None], ratio[:, None], knee[:, None])
+            reduction = state = smooth_gain_reduction(reduction, attack, release,
+                                                      None if previous is None else previous.to(reduction.dtype))
+        y = signal * 10 ** ((makeup[:, None] - reduction) / 20)
+        return y[:, None].to(x.dtype), state
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
         """B batch, T samples, K knobs: x ``(B, 1, T)``, knobs ``(B, K)`` -> ``(B, 1, T)``."""
@@ -245,7 +264,8 @@ class Compressor(EffectModule):
         return self._run(x, knobs, None)[0]
 
     def init_state(self, batch_size: int) -> list[torch.Tensor]:
-        """``[y]``: the last smoothed gain reduction in dB, ``(B,)`` (0: nothing reduced yet)."""
+        """``[y]``: the last smoothed gain reduction in dB, or with ``detector="envelope"`` the last
+        envelope value, ``(B,)`` (0: nothing reduced / silence before the start)."""
         w = self.controller.proj.weight
         return [torch.zeros(batch_size, device=w.device, dtype=w.dtype)]
 
@@ -403,11 +423,11 @@ class Chain(EffectModule):
         return x, new_state
 
 
-def graybox_compressor(sample_rate: int = 44100, num_knobs: int = 4) -> Chain:
+def graybox_compressor(sample_rate: int = 44100, num_knobs: int = 4, detector: str = "gain") -> Chain:
     """Gray-box compressor: EQ (low shelf, peak, high shelf) -> :class:`Compressor` -> EQ (same bands)."""
     bands = ("low_shelf", "peaking", "high_shelf")
     return Chain(sample_rate, num_knobs, [ParametricEQ(sample_rate, num_knobs, bands),
-                                          Compressor(sample_rate, num_knobs),
+                                          Compressor(sample_rate, num_knobs, detector=detector),
                                           ParametricEQ(sample_rate, num_knobs, bands)])
 
 
