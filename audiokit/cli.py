@@ -144,6 +144,25 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    import torch
+
+    from audiokit.audio.io import load, save
+    from audiokit.augment import Chain
+
+    wav, sample_rate = load(args.input)
+    chain = Chain.from_config(args.chain, sample_rate=sample_rate)
+    out = chain(wav[None], seed=args.seed)  # (C, T) -> (1, C, T)
+    result = out.wav[0, :, : int(out.lengths[0])]
+    if not torch.isfinite(result).all():
+        raise AudiokitError(f"augmenting '{args.input}' gave NaN or Inf samples")
+    save(args.output, result, sample_rate)
+    names = ", ".join(t.name for t in chain.transforms)
+    seconds = result.shape[-1] / sample_rate
+    print(f"wrote {args.output} ({seconds:.2f} s at {sample_rate} Hz; {names}; seed {args.seed})")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiokit", description="audiokit: audio and speech models, by recipe.")
@@ -154,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = sub.add_parser("corpus", help="make the offline corpora, download and prepare real ones").add_subparsers(
         dest="action", metavar="<action>", required=True)
     make = corpus.add_parser("make", help="make an offline corpus (deterministic, resumable)")
-    make.add_argument("corpus", choices=["speech", "fx"], help="which corpus")
+    make.add_argument("corpus", choices=["speech", "fx", "music"], help="which corpus")
     make.add_argument("--out", required=True, type=Path, help="output folder")
     make.add_argument("--size", default="tiny", choices=["tiny", "small", "full"], help="corpus size")
     make.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
@@ -221,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--verify", nargs="+", type=Path, metavar="FILE",
                     help="reload exported files and re-run their golden vectors instead of exporting")
     ex.set_defaults(func=cmd_export)
+
+    aug = sub.add_parser("augment", help="apply an augmentation chain to an audio file")
+    aug.add_argument("input", type=Path)
+    aug.add_argument("output", type=Path)
+    aug.add_argument("--chain", required=True,
+                     help="YAML file (a list of {name: ..., field: value}) or inline "
+                          "'gain:min_db=-6,max_db=6;noise:snr_db=10'")
+    aug.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
+    aug.set_defaults(func=cmd_augment)
     return parser
 
 
