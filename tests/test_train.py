@@ -21,13 +21,19 @@ def lightning_ckpt(exp: Path) -> dict:
     return torch.load(exp / "checkpoints" / "last.ckpt", weights_only=True)
 
 
-def test_resume_mid_epoch_equals_uninterrupted(paired_dirs, tmp_path):
+AUGMENT = ["+task.augment=[{name:polarity,p:0.5},{name:shift,max_shift:0.1,p:0.5}]", "+task.augment_seed=3"]
+
+
+@pytest.mark.parametrize("extra", [[], AUGMENT], ids=["plain", "augmented"])
+def test_resume_mid_epoch_equals_uninterrupted(paired_dirs, tmp_path, extra):
     config = tiny_train_config(paired_dirs, tmp_path)
     # 16 crops / batch 4 = 4 steps per epoch: stopping at step 6 is in the middle of epoch 2.
-    train(compose_config(config, ["trainer.max_steps=10"]), tmp_path / "straight")
-    train(compose_config(config, ["trainer.max_steps=6"]), tmp_path / "broken")
+    train(compose_config(config, ["trainer.max_steps=10", *extra]), tmp_path / "straight")
+    train(compose_config(config, ["trainer.max_steps=6", *extra]), tmp_path / "broken")
     assert lightning_ckpt(tmp_path / "broken")["global_step"] == 6
-    train(compose_config(config, ["trainer.max_steps=10"]), tmp_path / "broken")
+    if extra:  # the augmentation generator's position is part of the resume state
+        assert "augment_rng" in lightning_ckpt(tmp_path / "broken")
+    train(compose_config(config, ["trainer.max_steps=10", *extra]), tmp_path / "broken")
     a, b = lightning_ckpt(tmp_path / "straight"), lightning_ckpt(tmp_path / "broken")
     assert a["global_step"] == b["global_step"] == 10
     for name, value in a["state_dict"].items():
@@ -85,3 +91,24 @@ def test_ddp_two_processes_gloo(paired_dirs, tmp_path):
     # gradients are all-reduced: parameters agree across ranks (BatchNorm stats are per rank)
     params = [k for k in r0["weights"] if "running" not in k and "num_batches" not in k]
     assert all(abs(r0["weights"][k] - r1["weights"][k]) < 1e-9 for k in params)
+
+
+def test_augmentation_transforms_input_and_target_together():
+    from types import SimpleNamespace
+
+    from audiokit.models.effects import TCN
+    from audiokit.tasks.effects import EffectsTask
+
+    model = TCN(8000, 1, num_blocks=1, channels=4, kernel_size=3, film_batch_norm=False)
+    task = EffectsTask(model, augment=[{"name": "polarity", "p": 0.5}], augment_seed=0)
+    x, y = torch.randn(16, 1, 400), torch.randn(16, 1, 400)
+    batch = {"input": x, "target": y, "knobs": torch.rand(16, 1)}
+    task._trainer = SimpleNamespace(training=False)
+    assert task.on_after_batch_transfer(batch, 0) is batch  # validation batches are left alone
+    task._trainer = SimpleNamespace(training=True)
+    out = task.on_after_batch_transfer(batch, 0)
+    flipped = (out["input"] == -x).all(dim=(1, 2))
+    assert torch.equal(flipped, (out["target"] == -y).all(dim=(1, 2)))  # the pair flips together
+    assert 0 < int(flipped.sum()) < 16 and torch.equal(out["knobs"], batch["knobs"])
+    with pytest.raises(Exception, match="nois"):
+        EffectsTask(model, augment=[{"name": "nois"}], augment_seed=0)

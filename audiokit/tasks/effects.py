@@ -21,18 +21,21 @@ class EffectsTask(Task):
     Args:
         model: the effect model.
         loss: term -> weight, e.g. ``{l1: 1.0, mrstft: 1.0}`` (see audiokit.losses).
-        optimizer, scheduler: see :class:`audiokit.tasks.base.Task`.
+        optimizer, scheduler, augment, augment_seed: see :class:`audiokit.tasks.base.Task`. Input and
+            target are augmented together, so only transforms the effect commutes with keep the pair
+            valid: polarity for symmetric effects (compressors, tanh drive), shifts.
         warmup: samples excluded at the start of each training crop (default: the model's receptive
             field minus one; required for recurrent models, whose receptive field is unbounded —
             NAM burns in 4096 samples).
     """
 
     family = "effects"
+    augment_keys = ("input", "target")  # a pair: only transforms the effect commutes with (e.g. polarity)
 
     def __init__(self, model: EffectModule, loss: Mapping[str, float] | None = None,
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
-                 warmup: int | None = None):
-        super().__init__(model, optimizer, scheduler)
+                 warmup: int | None = None, augment: Any = None, augment_seed: int = 0):
+        super().__init__(model, optimizer, scheduler, augment, augment_seed)
         if warmup is None:
             if model.receptive_field is None:
                 raise ValueError(f"task.warmup: required for {type(model).__name__}, whose receptive field is "
