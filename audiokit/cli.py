@@ -164,6 +164,12 @@ def cmd_augment(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------ parser
+def _real_corpora() -> list[str]:
+    from audiokit.corpora import PREPARERS
+
+    return sorted(PREPARERS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiokit", description="audiokit: audio and speech models, by recipe.")
     parser.add_argument("--version", action="version", version=f"audiokit {__version__}")
@@ -181,12 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=cmd_corpus_make)
     down = corpus.add_parser("download", help="download a real corpus (resumable; a copy under --root is used as is)")
-    down.add_argument("corpus", choices=["signaltrain"], help="which corpus")
+    down.add_argument("corpus", choices=_real_corpora(), help="which corpus")
     down.add_argument("--root", required=True, type=Path, help="folder to download into, or holding a copy")
     down.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     down.set_defaults(func=cmd_corpus_download)
     prep = corpus.add_parser("prepare", help="write Kaldi data dirs of a real corpus")
-    prep.add_argument("corpus", choices=["signaltrain"], help="which corpus")
+    prep.add_argument("corpus", choices=_real_corpora(), help="which corpus")
     prep.add_argument("--root", required=True, type=Path, help="folder holding the corpus")
     prep.add_argument("--out", required=True, type=Path, help="output folder of the data dirs")
     prep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

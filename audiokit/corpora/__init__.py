@@ -22,15 +22,27 @@ progress=...) -> Path``, writing Kaldi data dirs (``audiokit corpus prepare NAME
 
 * ``signaltrain`` — :mod:`audiokit.corpora.signaltrain`: the SignalTrain LA2A Dataset 1.1 (a Teletronix
   LA-2A, knobs ``limit`` and ``peak_reduction``) as paired effect data dirs.
+* ``librispeech`` — :mod:`audiokit.corpora.librispeech`: LibriSpeech (OpenSLR 12), a speech data dir per part
+  (``dev-clean``, ``test-clean``, ``train-clean-100`` by default).
+* ``libritts`` — :mod:`audiokit.corpora.libritts`: LibriTTS (OpenSLR 60), a speech data dir per part with the
+  normalized text.
+* ``musdb18hq`` — :mod:`audiokit.corpora.musdb18hq`: MUSDB18-HQ (Zenodo 3338373), separation data dirs
+  ``train``, ``valid`` (musdb's 14 validation tracks) and ``test`` with stems ``drums bass other vocals``.
 """
 from audiokit.corpora.fx import make_fx
+from audiokit.corpora.librispeech import download_librispeech, prepare_librispeech
+from audiokit.corpora.libritts import download_libritts, prepare_libritts
+from audiokit.corpora.musdb18hq import download_musdb18hq, prepare_musdb18hq
 from audiokit.corpora.music import make_music
 from audiokit.corpora.signaltrain import download_signaltrain, prepare_signaltrain
 from audiokit.corpora.speech import make_speech
 
 CORPORA = {"speech": make_speech, "fx": make_fx, "music": make_music}
-DOWNLOADERS = {"signaltrain": download_signaltrain}
-PREPARERS = {"signaltrain": prepare_signaltrain}
+DOWNLOADERS = {"signaltrain": download_signaltrain, "librispeech": download_librispeech,
+               "libritts": download_libritts, "musdb18hq": download_musdb18hq}
+PREPARERS = {"signaltrain": prepare_signaltrain, "librispeech": prepare_librispeech, "libritts": prepare_libritts,
+             "musdb18hq": prepare_musdb18hq}
 
 __all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "make_music", "download_signaltrain",
-           "prepare_signaltrain"]
+           "prepare_signaltrain", "download_librispeech", "prepare_librispeech", "download_libritts",
+           "prepare_libritts", "download_musdb18hq", "prepare_musdb18hq"]
