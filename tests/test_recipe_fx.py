@@ -72,7 +72,7 @@ def test_pretrained_compressor_beats_identity_on_test(fx_corpus):
 
 
 # every other model in pretrained/: (name, effect); their cards come from one template
-PRETRAINED = [("fx-distortion-graybox", "distortion")]
+PRETRAINED = [("fx-distortion-graybox", "distortion"), ("fx-compressor-graybox", "compressor")]
 
 
 @pytest.mark.parametrize("name,effect", PRETRAINED)
