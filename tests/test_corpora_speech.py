@@ -81,7 +81,9 @@ def test_grammar_uses_only_the_vocabulary():
 
 # ----------------------------------------------------------------------------------------- corpus
 def test_registry():
-    assert CORPORA == {"speech": make_speech, "fx": make_fx}
+    from audiokit.corpora.music import make_music
+
+    assert CORPORA == {"speech": make_speech, "fx": make_fx, "music": make_music}
 
 
 def test_layout_and_tables(corpus):
