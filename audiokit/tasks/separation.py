@@ -1,0 +1,92 @@
+"""Source separation: mixture -> stems, trained on aligned crops of a separation data dir.
+
+Batches come from ``CropDataset`` over ``[mixture.scp, <stem>.scp, ...]``: ``{"mixture": (B, C, T),
+"<stem>": (B, C, T), ..., "length": (B,)}``. The model maps the mixture to ``(B, S, C, T)`` in the order
+of its ``sources``.
+
+Augmentation (``task.augment``, Demucs style: per-source shift, channel swap, sign flip, gain, remix
+across the batch) runs on the stems stacked as ``(B, S, C, T)``, after which the mixture is rebuilt
+as their sum, so mixture and stems stay consistent whatever the chain does.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from audiokit.metrics import si_sdr
+from audiokit.tasks.base import Task
+from audiokit.utils import AudiokitError
+
+
+def new_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """MDX "new SDR" (uSDR) per example and source: ``10 log10(|ref|^2 / |ref - est|^2)`` over channels
+    and time, ``(..., C, T) -> (...)``."""
+    num = ref.square().sum(dim=(-2, -1)) + eps
+    den = (ref - est).square().sum(dim=(-2, -1)) + eps
+    return 10 * torch.log10(num / den)
+
+
+class SeparationTask(Task):
+    """Train a separation model with an L1 waveform loss on every stem.
+
+    Args:
+        model: a separation model: ``forward(mix (B, C, T)) -> (B, S, C, T)``, ``sources`` attribute.
+        sources: the stems the batches hold, in the model's order (default: ``model.sources``).
+        loss: ``l1`` (default, as Demucs) or ``mse``.
+        optimizer, scheduler, augment, augment_seed: see :class:`audiokit.tasks.base.Task`.
+    """
+
+    family = "separation"
+
+    def __init__(self, model: torch.nn.Module, sources: Sequence[str] | None = None, loss: str = "l1",
+                 optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
+                 augment: Any = None, augment_seed: int = 0):
+        self.sources = list(sources if sources is not None else getattr(model, "sources", []))
+        self.augment_keys = tuple(self.sources)
+        super().__init__(model, optimizer, scheduler, augment, augment_seed)
+        if not self.sources:
+            raise AudiokitError("task.sources: the model names no sources and none were given")
+        model_sources = list(getattr(model, "sources", self.sources))
+        if model_sources != self.sources:
+            raise AudiokitError(f"task.sources {self.sources} differ from the model's {model_sources}")
+        if loss not in ("l1", "mse"):
+            raise AudiokitError(f"task.loss: expected 'l1' or 'mse', got {loss!r}")
+        self.loss_name = loss
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        if self.augment is not None and self._trainer is not None and self.trainer.training:
+            batch["mixture"] = torch.stack([batch[s] for s in self.sources], dim=1).sum(dim=1)  # consistent again
+        return batch
+
+    def _targets(self, batch: dict) -> torch.Tensor:
+        missing = [s for s in self.sources if s not in batch]
+        if missing:
+            raise AudiokitError(f"batch has no stems {missing}: add their <stem>.scp to data.*.tables")
+        return torch.stack([batch[s] for s in self.sources], dim=1)  # S x (B, C, T) -> (B, S, C, T)
+
+    def _loss(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        diff = est - ref
+        return diff.abs().mean() if self.loss_name == "l1" else diff.square().mean()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        ref = self._targets(batch)
+        est = self.model(batch["mixture"])
+        loss = self._loss(est, ref)
+        self.log("train/loss", loss, prog_bar=True, batch_size=ref.shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        ref = self._targets(batch)
+        est = self.model(batch["mixture"])
+        n = ref.shape[0]
+        self.log("val/loss", self._loss(est, ref), batch_size=n, sync_dist=True)
+        usdr = new_sdr(est, ref)  # (B, S)
+        self.log("val/nsdr", usdr.mean(), prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("val/neg_nsdr", -usdr.mean(), batch_size=n, sync_dist=True)  # a "min" monitor for checkpoints
+        for i, name in enumerate(self.sources):
+            self.log(f"val/nsdr_{name}", usdr[:, i].mean(), batch_size=n, sync_dist=True)
+        # SI-SDR per example and source over channels and time: (B, S, C, T) -> (B*S, C, T)
+        self.log("val/si_sdr", si_sdr(est.flatten(0, 1), ref.flatten(0, 1)).mean(), batch_size=n, sync_dist=True)
