@@ -145,7 +145,13 @@ class EffectModel:
         return dst
 
 
-FAMILIES = {"effects": EffectModel}
+def _separation(model, checkpoint, device):
+    from audiokit.separate import SeparationModel
+
+    return SeparationModel(model, checkpoint, device)
+
+
+FAMILIES = {"effects": EffectModel, "separation": _separation}
 
 
 def load(path_or_name: str | os.PathLike, device: str | torch.device = "cpu", trust: bool = False):

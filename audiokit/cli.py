@@ -7,6 +7,7 @@
     audiokit eval -m exp/tcn/best.pt --data corpus/fx/compressor/test --out exp/tcn/test.json
     audiokit fx process in.wav out.wav -m fx-compressor-tcn --knob threshold_db=-20 --knob ratio=6
     audiokit export -m fx-compressor-tcn --format torchscript -o fx.ts; audiokit export --verify fx.ts
+    audiokit separate song.wav -m exp/sep/best.pt -o separated --stems vocals,drums
 """
 from __future__ import annotations
 
@@ -163,6 +164,29 @@ def cmd_augment(args) -> int:
     return 0
 
 
+def cmd_separate(args) -> int:
+    import audiokit
+    from audiokit.separate import SeparationModel
+
+    sep = audiokit.load(args.model, device=args.device)
+    if not isinstance(sep, SeparationModel):
+        raise AudiokitError(f"'{args.model}' is not a separation model")
+    stems = args.stems.split(",") if args.stems else None
+    subtype = "PCM_24" if args.int24 else "FLOAT"
+    for src in args.inputs:
+        out = args.out / Path(src).stem
+        paths = sep.separate_file(src, out, stems=stems, segment=args.segment, overlap=args.overlap,
+                                  batch_chunks=args.batch_chunks, subtype=subtype) if args.shifts == 0 else None
+        if paths is None:  # the shift trick needs the whole track in memory
+            from audiokit.audio.io import load, save
+
+            wav, rate = load(src)
+            result = sep.separate(wav, rate, stems, args.segment, args.overlap, args.shifts, args.batch_chunks)
+            paths = {name: save(out / f"{name}.wav", y, rate) for name, y in result.items()}
+        print(f"{src}: {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ parser
 def _real_corpora() -> list[str]:
     from audiokit.corpora import PREPARERS
@@ -233,6 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     finfo = fx.add_parser("info", help="show an effect model's knobs and properties")
     finfo.add_argument("-m", "--model", required=True)
     finfo.set_defaults(func=cmd_fx_info)
+
+    sp = sub.add_parser("separate", help="separate audio files into stems with a separation model")
+    sp.add_argument("inputs", nargs="+", type=Path, help="audio files")
+    sp.add_argument("-m", "--model", required=True, help="checkpoint, experiment dir or pretrained name")
+    sp.add_argument("-o", "--out", type=Path, default=Path("separated"), help="writes OUT/<track>/<stem>.wav")
+    sp.add_argument("--stems", default=None, help="comma-separated subset of the model's stems")
+    sp.add_argument("--segment", type=float, default=None, help="chunk length in seconds (default: the model's)")
+    sp.add_argument("--overlap", type=float, default=0.25, help="overlap of chunks, fraction (default 0.25)")
+    sp.add_argument("--shifts", type=int, default=0, help="random shifts to average (shift trick; loads the file)")
+    sp.add_argument("--batch-chunks", type=int, default=4, help="chunks per model call (memory vs speed)")
+    sp.add_argument("--device", default="cpu")
+    fmt = sp.add_mutually_exclusive_group()
+    fmt.add_argument("--int24", action="store_true", help="write 24-bit PCM")
+    fmt.add_argument("--float32", action="store_true", help="write 32-bit float (default)")
+    sp.set_defaults(func=cmd_separate)
 
     ex = sub.add_parser("export", help="export an effect model as a real-time plugin model, or verify one")
     ex.add_argument("-m", "--model", help="checkpoint, experiment dir or pretrained name")

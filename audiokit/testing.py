@@ -100,3 +100,18 @@ trainer: {{max_steps: 10, val_check_interval: 5, accelerator: cpu, devices: 1, s
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+class GainSeparator(torch.nn.Module):
+    """A pointwise toy separation model (learned gain per source) for API and task tests:
+    ``(B, C, T) -> (B, S, C, T)``, exact under any chunking."""
+
+    def __init__(self, sources=("a", "b"), audio_channels: int = 2, sample_rate: int = 8000):
+        super().__init__()
+        self.sources = list(sources)
+        self.audio_channels = int(audio_channels)
+        self.sample_rate = int(sample_rate)
+        self.gain = torch.nn.Parameter(torch.linspace(0.2, 0.8, len(self.sources)))
+
+    def forward(self, mix: torch.Tensor) -> torch.Tensor:
+        return mix[:, None] * self.gain[None, :, None, None]
