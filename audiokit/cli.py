@@ -93,8 +93,14 @@ def cmd_eval(args) -> int:
     model = audiokit.load(args.model, device=args.device)
     results = {}
     for d in args.data:
-        res = evaluate_effect(model, d, progress=not args.quiet)
-        print(format_table(res, title=f"== {args.model} on {d}"))
+        if hasattr(model, "separate"):
+            from audiokit.evaluate import evaluate_separation, format_separation_table
+
+            res = evaluate_separation(model, d, progress=not args.quiet)
+            print(format_separation_table(res, title=f"== {args.model} on {d}"))
+        else:
+            res = evaluate_effect(model, d, progress=not args.quiet)
+            print(format_table(res, title=f"== {args.model} on {d}"))
         results[str(d)] = res
     if args.out:
         write_text_atomic(args.out, json.dumps(results if len(results) > 1 else next(iter(results.values())),

@@ -95,3 +95,27 @@ def test_cli_separate_writes_track_folders(sep_path, tmp_path):
     assert sf.info(str(tmp_path / "sep" / "song" / "a.wav")).subtype == "PCM_24"
     proc = subprocess.run([*run, "--stems", "drums"], capture_output=True, text=True)
     assert proc.returncode == 2 and "not in this model's ['a', 'b']" in proc.stderr
+
+
+def test_eval_on_a_separation_dir(sep_path, tmp_path):
+    from audiokit.audio.io import save
+    from audiokit.data.kaldi import write_table
+    from audiokit.evaluate import evaluate_separation, format_separation_table
+
+    d = tmp_path / "test"
+    g = torch.Generator().manual_seed(0)
+    tables = {"mixture": {}, "a": {}, "b": {}}
+    for k in range(3):
+        a, b = torch.randn(2, 4000, generator=g) * 0.3, torch.randn(2, 4000, generator=g) * 0.1
+        for name, wav in (("a", a), ("b", b), ("mixture", a + b)):
+            save(d / "wav" / f"t{k}_{name}.wav", wav, 8000)
+            tables[name][f"t{k}"] = f"wav/t{k}_{name}.wav"
+    for name, table in tables.items():
+        write_table(d / f"{name}.scp", table)
+    (d / "stems").write_text("a\nb\n")
+    res = evaluate_separation(audiokit.load(sep_path), d, progress=False, segment=0.25)
+    assert res["num_tracks"] == 3 and res["aggregation"] == "median over tracks"
+    # the mixture as estimate of stem a (10 dB louder than b) scores about 10 dB
+    assert 8 < res["mixture"]["nsdr"]["a"] < 12 and res["mixture"]["nsdr"]["b"] < -8
+    table = format_separation_table(res)
+    assert "nsdr model" in table and "median over 3 tracks" in table
