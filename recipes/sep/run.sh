@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Shared stages of every source-separation recipe. A corpus recipe (egs/<corpus>/sep_<model>/run.sh)
+# sets the defaults below and sources this file; users pass options to that run.sh:
+#
+#   ./run.sh [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config conf/X.yaml]
+#            [--tag NAME] [--overrides "key=value ..."]
+#
+# Stages (each writes exp/<tag>/logs/stage<N>.log and a marker exp/<tag>/.done/stage<N>; a re-run
+# skips finished stages; delete the marker or pass --stage to redo one):
+#   0  data:     make (or download) the corpus and link its data dirs as data/{train,dev,test}
+#   1  validate: audiokit data validate data/{train,dev,test}
+#   2  train:    audiokit train <config> --exp-dir exp/<tag>   (resumes from exp/<tag>/checkpoints)
+#   3  eval:     audiokit eval on data/test: uSDR / SI-SDR per stem vs the mixture, median over tracks
+#   4  demo:     audiokit separate on one test mixture -> exp/<tag>/demo/<track>/<stem>.wav
+set -euo pipefail
+
+stage=${stage:-0}
+stop_stage=${stop_stage:-100}
+size=${size:-tiny}
+seed=${seed:-0}
+config=${config:?the corpus recipe must set config}
+tag=${tag:-}
+overrides=${overrides:-}
+corpus_name=${corpus_name:?the corpus recipe must set corpus_name}
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...']"
+
+recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$recipe_root/utils/parse_options.sh"
+if [ $# -gt 0 ]; then echo "$0: unexpected arguments: $*" >&2; echo "$help_message" >&2; exit 1; fi
+[ -f "$config" ] || { echo "$0: config not found: $config" >&2; exit 1; }
+command -v audiokit >/dev/null || { echo "$0: 'audiokit' is not on PATH (run 'make' at the repo root or activate .venv)" >&2; exit 1; }
+
+tag=${tag:-$(basename "$config" .yaml)}
+exp=exp/$tag
+mkdir -p "$exp/logs" "$exp/.done"
+
+run_stage() {  # run_stage N description command...
+  local n=$1 what=$2; shift 2
+  if [ "$stage" -gt "$n" ] || [ "$stop_stage" -lt "$n" ]; then return 0; fi
+  if [ -f "$exp/.done/stage$n" ]; then echo "stage $n ($what): done already, skipping"; return 0; fi
+  echo "stage $n ($what): $* (log: $exp/logs/stage$n.log)"
+  local t0=$SECONDS
+  if ! "$@" 2>&1 | tee "$exp/logs/stage$n.log"; then
+    echo "stage $n ($what) failed; see $exp/logs/stage$n.log" >&2; exit 1
+  fi
+  echo "stage $n ($what): finished in $((SECONDS - t0)) s"
+  touch "$exp/.done/stage$n"
+}
+
+run_stage 0 data  local/data.sh --size "$size" --seed "$seed"
+run_stage 1 validate audiokit data validate data/train data/dev data/test
+# shellcheck disable=SC2086  # overrides is a list of key=value words
+run_stage 2 train audiokit train "$config" --exp-dir "$exp" seed="$seed" $overrides
+run_stage 3 eval  audiokit eval -m "$exp/best.pt" --data data/test --out "$exp/test.json" -q
+demo_in=data/test/$(head -n 1 data/test/mixture.scp | awk '{print $2}')
+run_stage 4 demo  audiokit separate "$demo_in" -m "$exp/best.pt" -o "$exp/demo"
+
+if [ "$stop_stage" -ge 3 ] && [ -f "$exp/logs/stage3.log" ]; then
+  echo
+  echo "== results: $corpus_name, $tag (test split) =="
+  grep -A 12 "^stem" "$exp/logs/stage3.log"
+  echo
+  echo "outputs: model $exp/best.pt | scores $exp/test.json | demo $exp/demo/ | TensorBoard: tensorboard --logdir $exp/tb"
+fi
