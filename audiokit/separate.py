@@ -84,6 +84,8 @@ class SeparationModel:
         return max(1, round(seconds * self.sample_rate))
 
     def _fn(self, segment: int):
+        if hasattr(self.model, "forward_aligned"):  # pads to a valid length and aligns context-aware output
+            return lambda chunks: self.model.forward_aligned(chunks.to(self.device))
         valid = int(self.model.valid_length(segment)) if hasattr(self.model, "valid_length") else segment
 
         def run(chunks: torch.Tensor) -> torch.Tensor:  # (n, C, segment) -> (n, S, C, segment)

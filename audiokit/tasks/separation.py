@@ -71,16 +71,24 @@ class SeparationTask(Task):
         diff = est - ref
         return diff.abs().mean() if self.loss_name == "l1" else diff.square().mean()
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def _estimate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model output and the aligned targets. A context-aware model (Wave-U-Net) predicts only the
+        centre of its input: the targets are cropped to it (``output_offset``, ``output_length``)."""
         ref = self._targets(batch)
         est = self.model(batch["mixture"])
+        if est.shape[-1] != ref.shape[-1]:
+            offset = int(getattr(self.model, "output_offset", 0))
+            ref = ref[..., offset : offset + est.shape[-1]]
+        return est, ref
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        est, ref = self._estimate(batch)
         loss = self._loss(est, ref)
         self.log("train/loss", loss, prog_bar=True, batch_size=ref.shape[0])
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        ref = self._targets(batch)
-        est = self.model(batch["mixture"])
+        est, ref = self._estimate(batch)
         n = ref.shape[0]
         self.log("val/loss", self._loss(est, ref), batch_size=n, sync_dist=True)
         usdr = new_sdr(est, ref)  # (B, S)
