@@ -83,7 +83,7 @@ def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **sepa
     """
     from audiokit.data.kaldi import DataDir
     from audiokit.metrics import si_sdr
-    from audiokit.tasks.separation import new_sdr
+    from audiokit.metrics.separation import new_sdr
 
     data = DataDir(data_dir)
     missing = [s for s in sep.sources if f"{s}.scp" not in data]

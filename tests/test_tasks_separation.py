@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from audiokit.tasks.separation import SeparationTask, new_sdr
+from audiokit.metrics.separation import new_sdr
+from audiokit.tasks.separation import SeparationTask
 from audiokit.utils import AudiokitError
 
 

@@ -16,16 +16,9 @@ from typing import Any
 import torch
 
 from audiokit.metrics import si_sdr
+from audiokit.metrics.separation import new_sdr
 from audiokit.tasks.base import Task
 from audiokit.utils import AudiokitError
-
-
-def new_sdr(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """MDX "new SDR" (uSDR) per example and source: ``10 log10(|ref|^2 / |ref - est|^2)`` over channels
-    and time, ``(..., C, T) -> (...)``."""
-    num = ref.square().sum(dim=(-2, -1)) + eps
-    den = (ref - est).square().sum(dim=(-2, -1)) + eps
-    return 10 * torch.log10(num / den)
 
 
 class SeparationTask(Task):
