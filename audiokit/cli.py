@@ -180,7 +180,9 @@ def cmd_separate(args) -> int:
     stems = args.stems.split(",") if args.stems else None
     subtype = "PCM_24" if args.int24 else "FLOAT"
     for src in args.inputs:
-        out = args.out / Path(src).stem
+        # <track>.wav, or <track>/mixture.wav as in MUSDB-style trees
+        track = Path(src).stem if Path(src).stem != "mixture" else Path(src).resolve().parent.name
+        out = args.out / track
         paths = sep.separate_file(src, out, stems=stems, segment=args.segment, overlap=args.overlap,
                                   batch_chunks=args.batch_chunks, subtype=subtype) if args.shifts == 0 else None
         if paths is None:  # the shift trick needs the whole track in memory

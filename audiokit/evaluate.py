@@ -75,7 +75,8 @@ def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **sepa
     """Score a :class:`~audiokit.separate.SeparationModel` on every track of a separation data dir.
 
     Per track and stem: uSDR and SI-SDR of the model's estimate, and of the trivial baseline (the
-    mixture itself as the estimate of every stem). Aggregates are labelled: the **median over tracks**
+    mixture itself as the estimate of every stem); a stem that is silent in a track (an optional stem
+    the track does not have) is not scored there. Aggregates are labelled: the **median over tracks**
     (the convention of MUSDB18 papers) and the mean.
 
     Returns ``{"model": {metric: {stem: median}}, "mixture": {...}, "mean": {...}, "per_track": [...],
@@ -100,12 +101,17 @@ def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **sepa
         row = {"key": ex["key"], "model": {}, "mixture": {}}
         for name in sep.sources:
             ref = ex[name][None]
+            silent = not bool(ref.abs().max() > 0)  # an absent stem: no score (museval leaves it NaN too)
             for system, guess in (("model", est[name][None]), ("mixture", mix[None])):
-                row[system][name] = {"nsdr": float(new_sdr(guess, ref)[0]), "si_sdr": float(si_sdr(guess, ref)[0])}
+                row[system][name] = {"nsdr": math.nan if silent else float(new_sdr(guess, ref)[0]),
+                                     "si_sdr": math.nan if silent else float(si_sdr(guess, ref)[0])}
         rows.append(row)
 
     def agg(system: str, how) -> dict:
-        return {m: {name: how([r[system][name][m] for r in rows]) for name in sep.sources}
+        def over_tracks(values):
+            kept = [v for v in values if not math.isnan(v)]
+            return how(kept) if kept else math.nan
+        return {m: {name: over_tracks([r[system][name][m] for r in rows]) for name in sep.sources}
                 for m in SEPARATION_METRICS}
 
     return {"num_tracks": len(rows), "data": str(data_dir), "aggregation": "median over tracks",
@@ -125,8 +131,11 @@ def format_separation_table(result: dict, title: str = "") -> str:
         cells = "".join(f" {result['model'][m][stem]:>14.2f} {result['mixture'][m][stem]:>12.2f}"
                         for m in SEPARATION_METRICS)
         lines.append(f"{stem:<12}{cells}")
-    avg = "".join(f" {statistics.fmean(result['model'][m].values()):>14.2f} "
-                  f"{statistics.fmean(result['mixture'][m].values()):>12.2f}" for m in SEPARATION_METRICS)
+    def mean(values):
+        kept = [v for v in values if not math.isnan(v)]
+        return statistics.fmean(kept) if kept else math.nan
+    avg = "".join(f" {mean(result['model'][m].values()):>14.2f} {mean(result['mixture'][m].values()):>12.2f}"
+                  for m in SEPARATION_METRICS)
     lines.append(f"{'(all)':<12}{avg}")
     lines.append(f"(dB, median over {result['num_tracks']} tracks of {result['data']}; 'mix': the mixture as estimate)")
     return "\n".join(lines)

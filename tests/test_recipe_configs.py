@@ -22,6 +22,10 @@ def test_config_builds_model_and_task(config):
     task, (target, args) = build_task(cfg)
     model = task.model
     assert target.startswith("audiokit.models.") and model.sample_rate == cfg.sample_rate
-    assert model.num_knobs == cfg.model.num_knobs
+    if "num_knobs" in cfg.model:  # effects
+        assert model.num_knobs == cfg.model.num_knobs
+    else:  # separation: the stems the data tables hold are the model's sources
+        stems = [t[: -len(".scp")] for t in cfg.data.train.tables if t != "mixture.scp"]
+        assert model.sources == stems == task.sources
     if cfg.task.get("augment"):
         assert task.augment is not None and len(task.augment) == len(cfg.task.augment)

@@ -68,7 +68,9 @@ class SeparationTask(Task):
         """Model output and the aligned targets. A context-aware model (Wave-U-Net) predicts only the
         centre of its input: the targets are cropped to it (``output_offset``, ``output_length``)."""
         ref = self._targets(batch)
-        est = self.model(batch["mixture"])
+        mix = batch["mixture"]
+        # forward_aligned: any crop length, stems aligned with it (what inference runs on each chunk)
+        est = self.model.forward_aligned(mix) if hasattr(self.model, "forward_aligned") else self.model(mix)
         if est.shape[-1] != ref.shape[-1]:
             offset = int(getattr(self.model, "output_offset", 0))
             ref = ref[..., offset : offset + est.shape[-1]]

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Source separation of the offline music corpus (Bach chorales rendered stem by stem: soprano, alto,
+# tenor, bass, contrabass, drums; 44.1 kHz stereo) with Wave-U-Net (context-aware, difference output).
+#
+#   ./run.sh                                   # tiny corpus, conf/waveunet_tiny.yaml
+#   ./run.sh --size small                      # 48 training tracks
+#
+# Expected data tree after stage 0 (made by local/data.sh):
+#   corpus/music_<size>_seed<seed>/{train,dev,test}/{mixture.scp,<stem>.scp,stems,utt2dur,...}
+#   data/{train,dev,test} -> corpus/music_<size>_seed<seed>/{train,dev,test}
+# See recipes/sep/run.sh for the stages and options.
+cd "$(dirname "$0")"
+corpus_name=music
+config=${config:-conf/waveunet_tiny.yaml}
+. ../../../recipes/sep/run.sh
