@@ -26,27 +26,7 @@ demo_knobs=${demo_knobs:-}
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...']"
 
 recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$recipe_root/utils/parse_options.sh"
-if [ $# -gt 0 ]; then echo "$0: unexpected arguments: $*" >&2; echo "$help_message" >&2; exit 1; fi
-[ -f "$config" ] || { echo "$0: config not found: $config" >&2; exit 1; }
-command -v audiokit >/dev/null || { echo "$0: 'audiokit' is not on PATH (run 'make' at the repo root or activate .venv)" >&2; exit 1; }
-
-tag=${tag:-$(basename "$config" .yaml)}
-exp=exp/$tag
-mkdir -p "$exp/logs" "$exp/.done"
-
-run_stage() {  # run_stage N description command...
-  local n=$1 what=$2; shift 2
-  if [ "$stage" -gt "$n" ] || [ "$stop_stage" -lt "$n" ]; then return 0; fi
-  if [ -f "$exp/.done/stage$n" ]; then echo "stage $n ($what): done already, skipping"; return 0; fi
-  echo "stage $n ($what): $* (log: $exp/logs/stage$n.log)"
-  local t0=$SECONDS
-  if ! "$@" 2>&1 | tee "$exp/logs/stage$n.log"; then
-    echo "stage $n ($what) failed; see $exp/logs/stage$n.log" >&2; exit 1
-  fi
-  echo "stage $n ($what): finished in $((SECONDS - t0)) s"
-  touch "$exp/.done/stage$n"
-}
+. "$recipe_root/utils/stages.sh"  # options, checks, exp dir, run_stage
 
 run_stage 0 data  local/data.sh --size "$size" --seed "$seed"
 run_stage 1 validate audiokit data validate data/train data/dev data/test
