@@ -68,3 +68,14 @@ def test_sources_must_match_the_model():
         SeparationTask(Mask(), sources=["b", "a"])
     with pytest.raises(AudiokitError, match="expected 'l1' or 'mse'"):
         SeparationTask(Mask(), loss="sdr")
+
+
+def test_absent_stems_are_not_scored_in_validation():
+    task = SeparationTask(Mask())
+    logged = {}
+    task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
+    b = batch()
+    b["b"] = torch.zeros_like(b["b"])  # stem b absent from every track
+    b["mixture"] = b["a"].clone()
+    task.validation_step(b, 0)
+    assert "val/nsdr_b" not in logged and logged["val/nsdr"] == pytest.approx(logged["val/nsdr_a"])

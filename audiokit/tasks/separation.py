@@ -87,9 +87,12 @@ class SeparationTask(Task):
         n = ref.shape[0]
         self.log("val/loss", self._loss(est, ref), batch_size=n, sync_dist=True)
         usdr = new_sdr(est, ref)  # (B, S)
-        self.log("val/nsdr", usdr.mean(), prog_bar=True, batch_size=n, sync_dist=True)
-        self.log("val/neg_nsdr", -usdr.mean(), batch_size=n, sync_dist=True)  # a "min" monitor for checkpoints
+        present = ref.abs().amax(dim=(-2, -1)) > 0  # (B, S): a stem absent from a track is not scored
+        mean = usdr[present].mean() if bool(present.any()) else usdr.new_zeros(())
+        self.log("val/nsdr", mean, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("val/neg_nsdr", -mean, batch_size=n, sync_dist=True)  # a "min" monitor for checkpoints
         for i, name in enumerate(self.sources):
-            self.log(f"val/nsdr_{name}", usdr[:, i].mean(), batch_size=n, sync_dist=True)
+            if bool(present[:, i].any()):
+                self.log(f"val/nsdr_{name}", usdr[present[:, i], i].mean(), batch_size=n, sync_dist=True)
         # SI-SDR per example and source over channels and time: (B, S, C, T) -> (B*S, C, T)
         self.log("val/si_sdr", si_sdr(est.flatten(0, 1), ref.flatten(0, 1)).mean(), batch_size=n, sync_dist=True)
