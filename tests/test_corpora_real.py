@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_corpora_download import FileServer
 
 from audiokit.corpora import DOWNLOADERS, PREPARERS, common, librispeech, libritts, musdb18hq
+from audiokit.corpora import download as download_module
 from audiokit.corpora.download import ArchiveError, DownloadError
 from audiokit.data.kaldi import DataDir, read_table
 from audiokit.data.validate import validate_data_dir
@@ -40,19 +40,6 @@ def _tar_gz(members: dict[str, Path]) -> bytes:
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def _server():
-    srv = FileServer()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def server(_server):
-    _server.reset()
-    return _server
 
 
 # ------------------------------------------------------------------------------------------ LibriSpeech
@@ -382,7 +369,7 @@ def test_musdb_download_uses_a_copy_or_fetches_checks_and_unzips(musdb_tree, tmp
     def no_network(*args, **kwargs):
         raise AssertionError("must not download: a copy is there")
 
-    monkeypatch.setattr(musdb18hq, "download", no_network)
+    monkeypatch.setattr(download_module, "download", no_network)
     assert musdb18hq.download_musdb18hq(musdb_tree.parent, progress=False) == musdb_tree
     monkeypatch.undo()
     # the archive as Zenodo serves it: train/ and test/ at its top level

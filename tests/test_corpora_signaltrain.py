@@ -16,6 +16,7 @@ import torch
 
 from audiokit.audio.io import save
 from audiokit.corpora import common, signaltrain
+from audiokit.corpora import download as download_module
 from audiokit.corpora.signaltrain import (
     LA2A_KNOBS,
     download_signaltrain,
@@ -134,7 +135,7 @@ def test_download_uses_an_existing_copy_or_fetches_and_unpacks_the_archive(tree,
     def no_network(*args, **kwargs):
         raise AssertionError("must not download: a copy is there")
 
-    monkeypatch.setattr(signaltrain, "download", no_network)
+    monkeypatch.setattr(download_module, "download", no_network)
     assert download_signaltrain(tree, progress=False) == tree / signaltrain.DATASET_DIR
     monkeypatch.undo()
     # the archive as Zenodo serves it: one top-level folder SignalTrain_LA2A_Dataset_1.1/

@@ -452,3 +452,18 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike, strip_top_dir: 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def fetch_corpus_archive(root: str | os.PathLike, locate, *, url: str, archive_name: str, md5: str | None,
+                         dataset_dir: str, progress: bool = True, keep_archive: bool = True) -> None:
+    """Make sure a one-archive corpus is unpacked under ``root``: nothing to do when ``locate(root)``
+    finds a tree there (it raises on a partial one); else download ``url`` to ``root/archive_name``
+    (resumable, checked against ``md5``) and unpack it to ``root/dataset_dir``, then drop the archive
+    unless ``keep_archive``. The corpus module's ``find_dataset_dir`` then says where the tree is."""
+    root = Path(root)
+    if root.is_dir() and locate(root) is not None:
+        return
+    archive = download(url, root / archive_name, md5=md5, progress=progress)
+    extract(archive, root / dataset_dir, strip_top_dir=True, progress=progress)
+    if not keep_archive:
+        archive.unlink()

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from audiokit.audio import io as audio_io
 from audiokit.corpora import common
-from audiokit.corpora.download import download, extract
+from audiokit.corpora.download import fetch_corpus_archive
 from audiokit.data.kaldi import write_table
 from audiokit.utils import write_text_atomic
 
@@ -192,15 +192,8 @@ def download_musdb18hq(root: str | os.PathLike, progress: bool = True, keep_arch
     against :data:`ARCHIVE_MD5`) and unpacked to ``root/musdb18hq/{train,test}``; the archive is deleted
     afterwards unless ``keep_archive``. A partial tree under ``root`` is an error, never overwritten.
     """
-    root = Path(root)
-    if root.is_dir():
-        found = _locate(root)
-        if found is not None:
-            return found
-    archive = download(ARCHIVE_URL, root / ARCHIVE_NAME, md5=ARCHIVE_MD5, progress=progress)
-    extract(archive, root / DATASET_DIR, strip_top_dir=True, progress=progress)
-    if not keep_archive:
-        archive.unlink()
+    fetch_corpus_archive(root, _locate, url=ARCHIVE_URL, archive_name=ARCHIVE_NAME, md5=ARCHIVE_MD5,
+                         dataset_dir=DATASET_DIR, progress=progress, keep_archive=keep_archive)
     return find_dataset_dir(root)
 
 

@@ -50,7 +50,7 @@ from pathlib import Path
 
 from audiokit.audio import io as audio_io
 from audiokit.corpora import common
-from audiokit.corpora.download import download, extract
+from audiokit.corpora.download import fetch_corpus_archive
 from audiokit.data.kaldi import format_params, write_table
 from audiokit.data.knobs import Knob, KnobSchema
 from audiokit.utils import write_text_atomic
@@ -244,15 +244,8 @@ def download_signaltrain(root: str | os.PathLike, progress: bool = True, keep_ar
     deleted afterwards unless ``keep_archive``. A partial tree under ``root`` is an error (naming the
     missing folders), never overwritten.
     """
-    root = Path(root)
-    if root.is_dir():
-        found = _locate(root)
-        if found is not None:
-            return found
-    archive = download(ARCHIVE_URL, root / ARCHIVE_NAME, md5=ARCHIVE_MD5, progress=progress)
-    extract(archive, root / DATASET_DIR, strip_top_dir=True, progress=progress)
-    if not keep_archive:
-        archive.unlink()
+    fetch_corpus_archive(root, _locate, url=ARCHIVE_URL, archive_name=ARCHIVE_NAME, md5=ARCHIVE_MD5,
+                         dataset_dir=DATASET_DIR, progress=progress, keep_archive=keep_archive)
     return find_dataset_dir(root)
 
 
