@@ -83,17 +83,14 @@ class SeparationModel:
             raise SeparationError(f"segment must be > 0 seconds, got {segment}")
         return max(1, round(seconds * self.sample_rate))
 
-    def _fn(self, segment: int):
+    def _apply(self, chunks: torch.Tensor) -> torch.Tensor:
+        """``(n, C, L) -> (n, S, C, L)`` for any ``L``: padded to a length the model takes, cropped back."""
+        x = chunks.to(self.device)
         if hasattr(self.model, "forward_aligned"):  # pads to a valid length and aligns context-aware output
-            return lambda chunks: self.model.forward_aligned(chunks.to(self.device))
-        valid = int(self.model.valid_length(segment)) if hasattr(self.model, "valid_length") else segment
-
-        def run(chunks: torch.Tensor) -> torch.Tensor:  # (n, C, segment) -> (n, S, C, segment)
-            x = chunks.to(self.device)
-            if valid != segment:
-                x = torch.nn.functional.pad(x, (0, valid - segment))
-            return self.model(x)[..., :segment]
-        return run
+            return self.model.forward_aligned(x)
+        length = x.shape[-1]
+        valid = int(self.model.valid_length(length)) if hasattr(self.model, "valid_length") else length
+        return self.model(torch.nn.functional.pad(x, (0, valid - length)))[..., :length]
 
     # --------------------------------------------------------------------------------- in memory
     @torch.inference_mode()
@@ -110,8 +107,7 @@ class SeparationModel:
         mean, std = ref.mean(), ref.std().clamp_min(1e-8)
         x = (x - mean) / std
         seg = self._segment(segment)
-        fn = self._fn(seg)
-        out = self._run(fn, x, seg, overlap, batch_chunks, shifts)  # (S, M, T)
+        out = self._run(x, seg, overlap, batch_chunks, shifts)  # (S, M, T)
         out = out * std + mean / len(self.sources)
         result = {}
         for i in index:
@@ -121,11 +117,12 @@ class SeparationModel:
             result[self.sources[i]] = y
         return result
 
-    def _run(self, fn, x: torch.Tensor, seg: int, overlap: float, batch_chunks: int, shifts: int) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, seg: int, overlap: float, batch_chunks: int, shifts: int) -> torch.Tensor:
         if shifts < 0:
             raise SeparationError(f"shifts must be >= 0, got {shifts}")
-        if shifts == 0:
-            return overlap_add(fn, x, seg, overlap, "triangular", batch_chunks)
+        fn = self._apply
+        if shifts == 0:  # a last chunk the signal ends inside runs at its own length, not padded
+            return overlap_add(fn, x, seg, overlap, "triangular", batch_chunks, ragged_last=True)
         g = torch.Generator().manual_seed(0)
         max_shift = self.sample_rate // 2
         padded = torch.nn.functional.pad(x, (max_shift, max_shift))
@@ -133,7 +130,7 @@ class SeparationModel:
         for _ in range(shifts):
             offset = int(torch.randint(0, max_shift + 1, (1,), generator=g))
             y = overlap_add(fn, padded[..., offset : offset + x.shape[-1] + max_shift], seg, overlap, "triangular",
-                            batch_chunks)
+                            batch_chunks, ragged_last=True)
             total = total + y[..., max_shift - offset : max_shift - offset + x.shape[-1]]
         return total / shifts
 
@@ -168,21 +165,27 @@ class SeparationModel:
         std = max(((total_sq - n * mean * mean) / max(n - 1, 1)) ** 0.5, 1e-8)
         # pass 2: chunks read as needed, accumulated, written as they become final
         seg = self._segment(segment)
-        fn = self._fn(seg)
         acc = OverlapAddAccumulator(segment=seg, overlap=overlap, window="triangular", length=meta.num_frames)
         paths = {self.sources[i]: outdir / f"{self.sources[i]}.wav" for i in index}
         with _StemWriters(paths, meta.sample_rate, meta.channels, subtype) as writers, sf.SoundFile(str(src)) as fin:
             starts = list(chunk_starts(meta.num_frames, seg, overlap))
-            for first in range(0, len(starts), batch_chunks):
+            # chunk groups as overlap_add(ragged_last=True) makes them: a last chunk that the file ends
+            # inside is read and run alone at its true length, its output padded back to the segment
+            ragged = starts[-1] + seg > meta.num_frames
+            full = starts[:-1] if ragged else starts
+            groups = [full[i : i + batch_chunks] for i in range(0, len(full), batch_chunks)]
+            groups += [starts[-1:]] if ragged else []
+            for group in groups:
+                size = min(seg, meta.num_frames - group[0]) if group[0] == starts[-1] and ragged else seg
                 pieces = []
-                for start in starts[first : first + batch_chunks]:
+                for start in group:
                     fin.seek(start)
-                    data = fin.read(seg, dtype="float32", always_2d=True, fill_value=0.0)
-                    x = torch.from_numpy(data.T.copy())
+                    x = torch.from_numpy(fin.read(size, dtype="float32", always_2d=True).T.copy())
                     if not torch.isfinite(x).all():
                         raise AudioError(f"'{src}' contains NaN or Inf samples")
                     pieces.append((self._map_in(x) - mean) / std)
-                y = fn(torch.stack(pieces)).cpu()  # (n, S, M, seg)
+                y = self._apply(torch.stack(pieces)).cpu()  # (n, S, M, size)
+                y = torch.nn.functional.pad(y, (0, seg - size))
                 writers.write(self._finish(acc.push(y), index, mean, std, meta.channels))
             writers.write(self._finish(acc.finish(), index, mean, std, meta.channels))
         return paths

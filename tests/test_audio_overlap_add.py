@@ -199,3 +199,35 @@ def test_accumulator_checks_chunk_count():
         accumulator.finish()
     with pytest.raises(AudioError, match="take 3 chunks, got 4"):
         accumulator.push(torch.zeros(2, 1, 10))
+
+
+@pytest.mark.parametrize("length, segment, overlap, batch_chunks", [(1000, 64, 16, 4), (50, 64, 0.5, 2),
+                                                                      (64, 64, 0.25, 1), (1001, 100, 0.75, 3)])
+def test_ragged_last_chunk_is_processed_at_its_true_length(length, segment, overlap, batch_chunks):
+    x = torch.randn(2, length, generator=torch.Generator().manual_seed(2))
+    sizes = []
+
+    def causal(chunks):  # a running sum: trailing zeros change nothing before them
+        sizes.append(chunks.shape[-1])
+        return chunks.cumsum(-1)
+
+    padded = overlap_add(causal, x, segment, overlap, "hann", batch_chunks)
+    n_padded = len(sizes)
+    sizes.clear()
+    ragged = overlap_add(causal, x, segment, overlap, "hann", batch_chunks, ragged_last=True)
+    assert (ragged - padded).abs().max() < 1e-4 * padded.abs().max()
+    last_start = chunk_starts(length, segment, overlap)[-1]
+    if last_start + segment > length:
+        assert sizes[-1] == length - last_start and all(s == segment for s in sizes[:-1])
+        assert len(sizes) >= n_padded
+    else:
+        assert set(sizes) == {segment}
+    # a function that does see the padding: the ragged run equals the brute force on unpadded chunks
+    out = overlap_add(time_reverse, x, segment, overlap, "hann", batch_chunks, ragged_last=True)
+    weight = fade_window("hann", segment)
+    total, norm = torch.zeros(2, length, dtype=torch.float64), torch.zeros(length, dtype=torch.float64)
+    for start in chunk_starts(length, segment, overlap):
+        piece = x[:, start : start + segment].double()
+        total[:, start : start + piece.shape[-1]] += weight[: piece.shape[-1]] * piece.flip(-1)
+        norm[start : start + piece.shape[-1]] += weight[: piece.shape[-1]]
+    assert (out.double() - total / norm).abs().max() < 1e-6

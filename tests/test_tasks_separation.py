@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from audiokit.metrics.separation import new_sdr
-from audiokit.tasks.separation import SeparationTask
+from audiokit.tasks.separation import SeparationTask, standardize_example
 from audiokit.utils import AudiokitError
 
 
@@ -41,7 +41,7 @@ def test_new_sdr_matches_its_formula():
 
 
 def test_training_step_and_validation_log_per_source():
-    task = SeparationTask(Mask())
+    task = SeparationTask(Mask(), standardize=False)
     logged = {}
     task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))
     b = batch()
@@ -51,6 +51,27 @@ def test_training_step_and_validation_log_per_source():
     task.validation_step(b, 0)
     assert {"val/nsdr", "val/nsdr_a", "val/nsdr_b", "val/si_sdr", "val/neg_nsdr"} <= set(logged)
     assert logged["val/neg_nsdr"] == pytest.approx(-logged["val/nsdr"])
+
+
+def test_standardized_examples_are_scaled_as_inference_scales_a_track():
+    g = torch.Generator().manual_seed(0)
+    stems = 0.05 * torch.randn(3, 2, 2, 4000, generator=g) + 0.01  # quiet, with an offset
+    mix = stems.sum(1)
+    mix_s, stems_s = standardize_example(mix, stems)
+    avg = mix_s.mean(1)  # channel average of each example: mean 0, std 1
+    assert torch.allclose(avg.mean(-1), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(avg.std(-1), torch.ones(3), atol=1e-5)
+    assert torch.allclose(stems_s.sum(1), mix_s, atol=1e-5)  # still a mixture of its stems
+    # SeparationModel's inverse (out * std + mean / S, statistics of the channel average) undoes it
+    ref = mix.mean(1)
+    mean, std = ref.mean(-1)[:, None, None, None], ref.std(-1)[:, None, None, None]
+    assert torch.allclose(stems_s * std + mean / 2, stems, atol=1e-6)
+    # the task trains on this scale: Mask's loss is taken on the standardised batch
+    b = {"mixture": mix, "a": stems[:, 0], "b": stems[:, 1], "length": torch.full((3,), 4000)}
+    task = SeparationTask(Mask())
+    task.log = lambda *a, **k: None
+    loss = task.training_step(b, 0)
+    assert torch.allclose(loss, (stems_s - 0.5 * mix_s[:, None]).abs().mean(), atol=1e-6)
 
 
 def test_augmented_batch_keeps_mixture_equal_to_sum_of_stems():

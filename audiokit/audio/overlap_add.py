@@ -19,6 +19,11 @@ Two ways to use it:
 
 - :func:`overlap_add` — tensor in, tensor out; chunks are built lazily, ``batch_chunks`` positions at a
   time, so beyond the output buffer memory stays ``O(batch_chunks * segment)``.
+
+``ragged_last=True`` (for an ``fn`` that takes any length): the last chunk, when the signal ends inside
+it, is passed alone at its true length instead of zero-padded to ``segment`` (a 5 s file with 10 s
+segments costs 5 s of compute, not 10); its output is padded back with zeros that the crop to ``T``
+drops. The result differs from the padded run only as much as ``fn`` itself depends on trailing zeros.
 - :func:`iter_chunks` + :class:`OverlapAddAccumulator` — the same computation in pieces, for
   file-to-file processing with flat memory: feed processed chunks in order, get back every output
   sample as soon as no later chunk can change it. ``overlap_add`` itself is built this way, so the two
@@ -113,23 +118,29 @@ def _check_input(wav: object, what: str) -> torch.Tensor:
 
 
 def iter_chunks(
-    wav: torch.Tensor, segment: int, overlap: float | int, batch_chunks: int = 1
+    wav: torch.Tensor, segment: int, overlap: float | int, batch_chunks: int = 1, ragged_last: bool = False
 ) -> Iterator[torch.Tensor]:
     """Yield groups of up to ``batch_chunks`` consecutive chunks of ``wav``, built lazily.
 
     ``(C, T)`` input yields ``(n, C, segment)``; ``(B, C, T)`` yields ``(n, B, C, segment)`` (``n``
-    positions, each a slice of the whole batch). Chunks past the end are zero-padded. Only one group is
-    alive at a time, so memory is ``O(batch_chunks * segment)`` whatever ``T`` is.
+    positions, each a slice of the whole batch). Chunks past the end are zero-padded, or, with
+    ``ragged_last``, the last one comes alone (``n = 1``) at its true length. Only one group is alive at
+    a time, so memory is ``O(batch_chunks * segment)`` whatever ``T`` is.
     """
     _check_input(wav, "iter_chunks input")  # checked now, not at the first next()
     batch_chunks = check_positive_int(batch_chunks, "batch_chunks")
     starts = chunk_starts(wav.shape[-1], segment, overlap)
-    return _generate_chunks(wav, starts, segment, batch_chunks)
+    return _generate_chunks(wav, starts, segment, batch_chunks, ragged_last)
 
 
 def _generate_chunks(
-    wav: torch.Tensor, starts: range, segment: int, batch_chunks: int
+    wav: torch.Tensor, starts: range, segment: int, batch_chunks: int, ragged_last: bool
 ) -> Iterator[torch.Tensor]:
+    length = wav.shape[-1]
+    if ragged_last and starts[-1] + segment > length:  # the last chunk runs past the end: on its own
+        yield from _generate_chunks(wav, starts[:-1], segment, batch_chunks, False) if len(starts) > 1 else ()
+        yield wav[..., starts[-1] :][None]  # (1, ..., C, < segment)
+        return
     for first in range(0, len(starts), batch_chunks):
         pieces = []
         for start in starts[first : first + batch_chunks]:
@@ -242,6 +253,7 @@ def overlap_add(
     *,
     out_channels: int | tuple[int, ...] | None = None,
     progress: bool = False,
+    ragged_last: bool = False,
 ) -> torch.Tensor:
     """Apply ``fn`` to overlapping chunks of ``wav`` and cross-fade the results back to full length.
 
@@ -263,6 +275,8 @@ def overlap_add(
         out_channels: if given, the shape ``fn`` must produce between batch and time (``C_out`` or a
             tuple such as ``(sources, C_out)``); checked on every call.
         progress: show a progress bar over the calls to ``fn``.
+        ragged_last: pass a last chunk that the signal ends inside at its true length (``fn`` must take
+            any length and return as many samples; see the module docstring).
 
     Returns:
         ``(..., T)`` for ``(C, T)`` input, ``(B, ..., T)`` for ``(B, C, T)`` input, on ``fn``'s device.
@@ -273,7 +287,7 @@ def overlap_add(
         out_channels = (out_channels,) if isinstance(out_channels, int) else tuple(out_channels)
     lead, (channels, length) = tuple(wav.shape[:-2]), wav.shape[-2:]  # lead is () or (B,)
     accumulator = OverlapAddAccumulator(segment=segment, overlap=overlap, window=window, length=length)
-    groups = iter_chunks(wav, segment, overlap, batch_chunks)
+    groups = iter_chunks(wav, segment, overlap, batch_chunks, ragged_last)
     if progress:
         from tqdm import tqdm
 
@@ -290,10 +304,12 @@ def overlap_add(
         cursor += piece.shape[-1]
 
     for group in groups:  # (n, *lead, C, segment)
-        n = group.shape[0]
-        chunks = group.reshape(-1, channels, segment)  # (n, *lead, C, S) -> (n * B, C, S)
+        n, size = group.shape[0], group.shape[-1]  # size < segment: a ragged last chunk
+        chunks = group.reshape(-1, channels, size)  # (n, *lead, C, S) -> (n * B, C, S)
         result = fn(chunks)
-        _check_fn_output(result, chunks.shape[0], segment, out_channels)
+        _check_fn_output(result, chunks.shape[0], size, out_channels)
+        if size < segment:
+            result = torch.nn.functional.pad(result, (0, segment - size))
         result = result.reshape(n, *lead, *result.shape[1:])  # (n * B, ..., S) -> (n, *lead, ..., S)
         write(accumulator.push(result))
     write(accumulator.finish())

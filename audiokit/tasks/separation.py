@@ -7,6 +7,13 @@ of its ``sources``.
 Augmentation (``task.augment``, Demucs style: per-source shift, channel swap, sign flip, gain, remix
 across the batch) runs on the stems stacked as ``(B, S, C, T)``, after which the mixture is rebuilt
 as their sum, so mixture and stems stay consistent whatever the chain does.
+
+Scale. Inference (:class:`audiokit.separate.SeparationModel`) standardises each track by the mean and
+std of its channel average and gives every stem ``1/S`` of the mean back. With ``standardize`` (the
+default) training does the same to each example (a crop in training, a whole track in validation):
+``mix' = (mix - m) / s`` and ``stem' = (stem - m / S) / s``, so ``sum(stem') = mix'`` still holds and the
+model sees at training time the level it will see at inference (a raw-level crop is 10-20 dB quieter
+than a standardised track, and a network with biases and ReLUs is not gain-equivariant).
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ class SeparationTask(Task):
         model: a separation model: ``forward(mix (B, C, T)) -> (B, S, C, T)``, ``sources`` attribute.
         sources: the stems the batches hold, in the model's order (default: ``model.sources``).
         loss: ``l1`` (default, as Demucs) or ``mse``.
+        standardize: standardise each example as inference does (default True; see the module doc).
         optimizer, scheduler, augment, augment_seed: see :class:`audiokit.tasks.base.Task`.
     """
 
@@ -35,7 +43,8 @@ class SeparationTask(Task):
 
     def __init__(self, model: torch.nn.Module, sources: Sequence[str] | None = None, loss: str = "l1",
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
-                 augment: Any = None, augment_seed: int = 0):
+                 augment: Any = None, augment_seed: int = 0, standardize: bool = True):
+        self.standardize = bool(standardize)
         self.sources = list(sources if sources is not None else getattr(model, "sources", []))
         self.augment_keys = tuple(self.sources)
         super().__init__(model, optimizer, scheduler, augment, augment_seed)
@@ -69,6 +78,8 @@ class SeparationTask(Task):
         centre of its input: the targets are cropped to it (``output_offset``, ``output_length``)."""
         ref = self._targets(batch)
         mix = batch["mixture"]
+        if self.standardize:
+            mix, ref = standardize_example(mix, ref)
         # forward_aligned: any crop length, stems aligned with it (what inference runs on each chunk)
         est = self.model.forward_aligned(mix) if hasattr(self.model, "forward_aligned") else self.model(mix)
         if est.shape[-1] != ref.shape[-1]:
@@ -87,7 +98,8 @@ class SeparationTask(Task):
         n = ref.shape[0]
         self.log("val/loss", self._loss(est, ref), batch_size=n, sync_dist=True)
         usdr = new_sdr(est, ref)  # (B, S)
-        present = ref.abs().amax(dim=(-2, -1)) > 0  # (B, S): a stem absent from a track is not scored
+        # (B, S): a stem absent from a track (silent before standardisation) is not scored
+        present = self._targets(batch).abs().amax(dim=(-2, -1)) > 0
         mean = usdr[present].mean() if bool(present.any()) else usdr.new_zeros(())
         self.log("val/nsdr", mean, prog_bar=True, batch_size=n, sync_dist=True)
         self.log("val/neg_nsdr", -mean, batch_size=n, sync_dist=True)  # a "min" monitor for checkpoints
@@ -96,3 +108,12 @@ class SeparationTask(Task):
                 self.log(f"val/nsdr_{name}", usdr[present[:, i], i].mean(), batch_size=n, sync_dist=True)
         # SI-SDR per example and source over channels and time: (B, S, C, T) -> (B*S, C, T)
         self.log("val/si_sdr", si_sdr(est.flatten(0, 1), ref.flatten(0, 1)).mean(), batch_size=n, sync_dist=True)
+
+
+def standardize_example(mix: torch.Tensor, stems: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mix (B, C, T)``, ``stems (B, S, C, T)`` scaled as inference scales a track: by the mean ``m`` and
+    std ``s`` of each example's channel average, ``(mix - m) / s`` and ``(stem - m / S) / s``."""
+    ref = mix.mean(dim=1)  # (B, T)
+    mean = ref.mean(dim=-1)[:, None, None]  # (B, 1, 1)
+    std = ref.std(dim=-1).clamp_min(eps)[:, None, None]
+    return (mix - mean) / std, (stems - mean[:, None] / stems.shape[1]) / std[:, None]
