@@ -96,9 +96,17 @@ def cmd_eval(args) -> int:
         if hasattr(model, "separate"):
             from audiokit.evaluate import evaluate_separation, format_separation_table
 
-            res = evaluate_separation(model, d, progress=not args.quiet)
+            res = evaluate_separation(model, d, progress=not args.quiet, bsseval=args.bsseval)
             print(format_separation_table(res, title=f"== {args.model} on {d}"))
+            if args.per_track:  # museval style: one JSON per track
+                folder = args.per_track / Path(d).name if len(args.data) > 1 else args.per_track
+                folder.mkdir(parents=True, exist_ok=True)
+                for row in res["per_track"]:
+                    write_text_atomic(folder / f"{row['key']}.json", json.dumps(row, indent=1))
+                print(f"wrote {len(res['per_track'])} track scores to {folder}/")
         else:
+            if args.bsseval or args.per_track:
+                raise SystemExit("audiokit eval: --bsseval and --per-track are for separation models")
             res = evaluate_effect(model, d, progress=not args.quiet)
             print(format_table(res, title=f"== {args.model} on {d}"))
         results[str(d)] = res
@@ -249,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", required=True, nargs="+", type=Path, help="data directories")
     ev.add_argument("--out", type=Path, help="write the results as JSON here")
     ev.add_argument("--device", default="cpu")
+    ev.add_argument("--bsseval", action="store_true",
+                    help="separation: also BSSEval v4 SDR/SIR/ISR/SAR (museval's, 1 s frames; slower)")
+    ev.add_argument("--per-track", type=Path, metavar="DIR",
+                    help="separation: also write DIR/<track>.json with every track's scores")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 

@@ -69,22 +69,26 @@ def format_table(result: dict, title: str = "") -> str:
 
 
 SEPARATION_METRICS = ("nsdr", "si_sdr")  # nsdr: the MDX "new SDR" (uSDR) over the whole track, dB
+BSSEVAL_METRICS = ("sdr", "sir", "isr", "sar")  # BSSEval v4, median over 1 s frames per track, dB
 
 
-def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **separate_kwargs) -> dict:
+def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, bsseval: bool = False,
+                        **separate_kwargs) -> dict:
     """Score a :class:`~audiokit.separate.SeparationModel` on every track of a separation data dir.
 
     Per track and stem: uSDR and SI-SDR of the model's estimate, and of the trivial baseline (the
     mixture itself as the estimate of every stem); a stem that is silent in a track (an optional stem
-    the track does not have) is not scored there. Aggregates are labelled: the **median over tracks**
-    (the convention of MUSDB18 papers) and the mean.
+    the track does not have) is not scored there. With ``bsseval``, also BSSEval v4 SDR/SIR/ISR/SAR
+    (:func:`audiokit.metrics.separation.bss_eval_v4`: 1 s frames, 512-tap filters fitted on the track,
+    silent frames skipped), the **median over frames** of each track, over the stems present in it.
+    Aggregates are labelled: the **median over tracks** (the convention of MUSDB18 papers) and the mean.
 
     Returns ``{"model": {metric: {stem: median}}, "mixture": {...}, "mean": {...}, "per_track": [...],
-    "num_tracks": N}``.
+    "num_tracks": N, "metrics": [...]}``.
     """
     from audiokit.data.kaldi import DataDir
     from audiokit.metrics import si_sdr
-    from audiokit.metrics.separation import new_sdr
+    from audiokit.metrics.separation import bss_eval_v4, new_sdr, track_score
 
     data = DataDir(data_dir)
     missing = [s for s in sep.sources if f"{s}.scp" not in data]
@@ -105,16 +109,28 @@ def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **sepa
             for system, guess in (("model", est[name][None]), ("mixture", mix[None])):
                 row[system][name] = {"nsdr": math.nan if silent else float(new_sdr(guess, ref)[0]),
                                      "si_sdr": math.nan if silent else float(si_sdr(guess, ref)[0])}
+        if bsseval:
+            present = [name for name in sep.sources if bool(ex[name].abs().max() > 0)]
+            refs = torch.stack([ex[name] for name in present])  # (S', C, T)
+            for system, guesses in (("model", torch.stack([est[name] for name in present])),
+                                    ("mixture", mix[None].expand(len(present), -1, -1))):
+                scores = track_score(bss_eval_v4(guesses, refs, sep.sample_rate))
+                for name in sep.sources:
+                    j = present.index(name) if name in present else None
+                    row[system][name].update({m: math.nan if j is None else float(getattr(scores, m)[j])
+                                              for m in BSSEVAL_METRICS})
         rows.append(row)
+    metrics = SEPARATION_METRICS + (BSSEVAL_METRICS if bsseval else ())
 
     def agg(system: str, how) -> dict:
         def over_tracks(values):
             kept = [v for v in values if not math.isnan(v)]
             return how(kept) if kept else math.nan
         return {m: {name: over_tracks([r[system][name][m] for r in rows]) for name in sep.sources}
-                for m in SEPARATION_METRICS}
+                for m in metrics}
 
     return {"num_tracks": len(rows), "data": str(data_dir), "aggregation": "median over tracks",
+            "metrics": list(metrics),
             "model": agg("model", statistics.median), "mixture": agg("mixture", statistics.median),
             "mean": {"model": agg("model", lambda v: math.fsum(v) / len(v)),
                      "mixture": agg("mixture", lambda v: math.fsum(v) / len(v))},
@@ -123,19 +139,22 @@ def evaluate_separation(sep, data_dir: str | Path, progress: bool = True, **sepa
 
 def format_separation_table(result: dict, title: str = "") -> str:
     """Stems down, metrics across: model and mixture baseline (median over tracks)."""
+    metrics = result.get("metrics", SEPARATION_METRICS)
     lines = [title] if title else []
-    head = f"{'stem':<12}" + "".join(f" {m + ' model':>14} {m + ' mix':>12}" for m in SEPARATION_METRICS)
-    lines.append(head)
-    stems = list(result["model"][SEPARATION_METRICS[0]])
-    for stem in stems:
-        cells = "".join(f" {result['model'][m][stem]:>14.2f} {result['mixture'][m][stem]:>12.2f}"
-                        for m in SEPARATION_METRICS)
-        lines.append(f"{stem:<12}{cells}")
+    lines.append(f"{'stem':<12}" + "".join(f" {m + ' model':>{max(len(m) + 6, 10)}} {m + ' mix':>{max(len(m) + 4, 8)}}"
+                                           for m in metrics))
+    widths = [(max(len(m) + 6, 10), max(len(m) + 4, 8)) for m in metrics]
+
+    def cells(get) -> str:
+        return "".join(f" {get('model', m):>{w1}.2f} {get('mixture', m):>{w2}.2f}" for m, (w1, w2) in zip(metrics, widths))
+
     def mean(values):
         kept = [v for v in values if not math.isnan(v)]
         return statistics.fmean(kept) if kept else math.nan
-    avg = "".join(f" {mean(result['model'][m].values()):>14.2f} {mean(result['mixture'][m].values()):>12.2f}"
-                  for m in SEPARATION_METRICS)
-    lines.append(f"{'(all)':<12}{avg}")
-    lines.append(f"(dB, median over {result['num_tracks']} tracks of {result['data']}; 'mix': the mixture as estimate)")
+    for stem in result["model"][metrics[0]]:
+        lines.append(f"{stem:<12}" + cells(lambda system, m: result[system][m][stem]))
+    lines.append(f"{'(all)':<12}" + cells(lambda system, m: mean(result[system][m].values())))
+    bss = ("; sdr/sir/isr/sar: BSSEval v4, median over 1 s frames" if "sdr" in metrics else "")
+    lines.append(f"(dB, median over {result['num_tracks']} tracks of {result['data']}; 'mix': the mixture as "
+                 f"estimate; nsdr: uSDR (MDX){bss})")
     return "\n".join(lines)

@@ -2,6 +2,11 @@
 in-memory result, channel mapping, and clear errors."""
 from __future__ import annotations
 
+import json
+import math
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -83,8 +88,6 @@ def test_errors_name_the_problem(sep_path, tmp_path):
 
 
 def test_cli_separate_writes_track_folders(sep_path, tmp_path):
-    import subprocess
-    import sys
 
     sf.write(tmp_path / "song.wav", (np.random.default_rng(0).standard_normal((4000, 2)) * 0.2).astype(np.float32),
              8000)
@@ -119,3 +122,44 @@ def test_eval_on_a_separation_dir(sep_path, tmp_path):
     assert 8 < res["mixture"]["nsdr"]["a"] < 12 and res["mixture"]["nsdr"]["b"] < -8
     table = format_separation_table(res)
     assert "nsdr model" in table and "median over 3 tracks" in table
+
+
+def test_eval_bsseval_columns_and_per_track_json(sep_path, tmp_path):
+    from audiokit.audio.io import save
+    from audiokit.data.kaldi import write_table
+    from audiokit.metrics.separation import bss_eval_v4, track_score
+
+    d = tmp_path / "test"
+    g = torch.Generator().manual_seed(1)
+    tables = {"mixture": {}, "a": {}, "b": {}}
+    for k in range(2):
+        a = torch.randn(2, 20000, generator=g) * 0.3
+        b = torch.randn(2, 20000, generator=g) * 0.1 if k == 0 else torch.zeros(2, 20000)  # t1: b absent
+        for name, wav in (("a", a), ("b", b), ("mixture", a + b)):
+            save(d / "wav" / f"t{k}_{name}.wav", wav, 8000)
+            tables[name][f"t{k}"] = f"wav/t{k}_{name}.wav"
+    for name, table in tables.items():
+        write_table(d / f"{name}.scp", table)
+    (d / "stems").write_text("a\nb\n")
+    out, tracks = tmp_path / "scores.json", tmp_path / "tracks"
+    proc = subprocess.run([sys.executable, "-m", "audiokit", "eval", "-m", str(sep_path), "--data", str(d),
+                           "--bsseval", "--per-track", str(tracks), "--out", str(out), "-q"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sdr model" in proc.stdout and "sar model" in proc.stdout and "BSSEval v4" in proc.stdout
+    assert sorted(p.name for p in tracks.iterdir()) == ["t0.json", "t1.json"]
+    t0, t1 = (json.loads((tracks / f"t{k}.json").read_text()) for k in range(2))
+    assert math.isnan(t1["model"]["b"]["sdr"]) and not math.isnan(t1["model"]["a"]["sdr"])
+    # the values are bss_eval_v4's on the same estimates (median over 1 s frames)
+    sep = audiokit.load(sep_path)
+    mix = torch.from_numpy(sf.read(d / "wav" / "t0_mixture.wav", dtype="float32")[0].T.copy())
+    est = sep.separate(mix, 8000)
+    refs = torch.stack([torch.from_numpy(sf.read(d / "wav" / f"t0_{s}.wav", dtype="float32")[0].T.copy())
+                        for s in "ab"])
+    want = track_score(bss_eval_v4(torch.stack([est["a"], est["b"]]), refs, 8000))
+    for j, s in enumerate("ab"):
+        for m in ("sdr", "sir", "isr", "sar"):
+            assert t0["model"][s][m] == pytest.approx(float(getattr(want, m)[j]), abs=1e-4), (s, m)
+    summary = json.loads(out.read_text())
+    assert summary["metrics"] == ["nsdr", "si_sdr", "sdr", "sir", "isr", "sar"]
+    assert summary["model"]["sdr"]["b"] == pytest.approx(t0["model"]["b"]["sdr"])  # t1 has no b: skipped

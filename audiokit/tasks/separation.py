@@ -106,8 +106,10 @@ class SeparationTask(Task):
         for i, name in enumerate(self.sources):
             if bool(present[:, i].any()):
                 self.log(f"val/nsdr_{name}", usdr[present[:, i], i].mean(), batch_size=n, sync_dist=True)
-        # SI-SDR per example and source over channels and time: (B, S, C, T) -> (B*S, C, T)
-        self.log("val/si_sdr", si_sdr(est.flatten(0, 1), ref.flatten(0, 1)).mean(), batch_size=n, sync_dist=True)
+        # SI-SDR per example and source over channels and time, (B, S, C, T) -> (B*S, C, T), present stems
+        scores = si_sdr(est.flatten(0, 1), ref.flatten(0, 1)).view(n, -1)
+        self.log("val/si_sdr", scores[present].mean() if bool(present.any()) else scores.new_zeros(()), batch_size=n,
+                 sync_dist=True)
 
 
 def standardize_example(mix: torch.Tensor, stems: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
