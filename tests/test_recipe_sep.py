@@ -24,7 +24,7 @@ def test_separation_recipe_runs_end_to_end(tmp_path, recipe_name):
     recipe = tmp_path / "egs" / "music" / recipe_name
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     overrides = f"trainer.max_steps=2 trainer.val_check_interval=2 data.train.segment_seconds=0.5 {FAST[recipe_name]}"
-    res = subprocess.run(["bash", "run.sh", "--tag", "fast", "--overrides", overrides], cwd=recipe,
+    res = subprocess.run(["bash", "run.sh", "--size", "tiny", "--tag", "fast", "--overrides", overrides], cwd=recipe,
                          capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     exp = recipe / "exp" / "fast"

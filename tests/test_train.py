@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
 import audiokit
 from audiokit.testing import tiny_train_config
-from audiokit.train.builder import ConfigError, compose_config, train
+from audiokit.train.builder import ConfigError, TrainingStopped, compose_config, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,3 +114,27 @@ def test_augmentation_transforms_input_and_target_together():
     assert 0 < int(flipped.sum()) < 16 and torch.equal(out["knobs"], batch["knobs"])
     with pytest.raises(Exception, match="nois"):
         EffectsTask(model, augment=[{"name": "nois"}], augment_seed=0)
+
+
+class _SigtermAt(L.Callback):
+    """Send this process SIGTERM after training step ``step`` (as a scheduler or `kill` would)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_fails_the_run_and_resumes_exactly(paired_dirs, tmp_path):
+    config = tiny_train_config(paired_dirs, tmp_path)
+    train(compose_config(config, ["trainer.max_steps=10"]), tmp_path / "straight")
+    with pytest.raises(TrainingStopped, match="stopped by SIGTERM at step 3.*run the same command again"):
+        train(compose_config(config, ["trainer.max_steps=10"]), tmp_path / "killed", callbacks=[_SigtermAt(3)])
+    assert lightning_ckpt(tmp_path / "killed")["global_step"] == 3
+    train(compose_config(config, ["trainer.max_steps=10"]), tmp_path / "killed")
+    a, b = lightning_ckpt(tmp_path / "straight"), lightning_ckpt(tmp_path / "killed")
+    assert a["global_step"] == b["global_step"] == 10
+    for name, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][name]), name

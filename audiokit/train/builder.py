@@ -26,6 +26,7 @@ import hydra
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from audiokit.data.kaldi import DataDir
@@ -37,6 +38,10 @@ from audiokit.version import __version__
 
 log = logging.getLogger(__name__)
 REQUIRED = ("data", "model", "task", "trainer")
+
+
+class TrainingStopped(AudiokitError):
+    """Training ended before ``max_steps`` because the process was asked to stop (SIGTERM)."""
 
 
 class ConfigError(AudiokitError, ValueError):
@@ -146,6 +151,14 @@ def train(cfg: DictConfig, exp_dir: str | Path, resume: bool = True,
     ckpt_path = str(last) if resume and last.exists() else None
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
-    trainer.fit(task, datamodule=data, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        # Lightning stops on SIGTERM with SystemExit(None), i.e. exit status 0, as if training were done:
+        # keep the exact state and fail, so that a recipe does not mark the stage finished and go on
+        # with a half-trained model.
+        trainer.save_checkpoint(last)
+        raise TrainingStopped(f"{exp_dir}: training stopped by SIGTERM at step {trainer.global_step}; state saved "
+                              f"to {last}; run the same command again to resume") from None
     export = next(c for c in trainer.callbacks if isinstance(c, ModelExport))
     return TrainResult(exp_dir, exp_dir / "best.pt", exp_dir / "last.pt", export.best)

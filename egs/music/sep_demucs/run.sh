@@ -2,8 +2,8 @@
 # Source separation of the offline music corpus (Bach chorales rendered stem by stem: soprano, alto,
 # tenor, bass, contrabass, drums; 44.1 kHz stereo) with Demucs (v2, waveform U-Net with a BiLSTM).
 #
-#   ./run.sh                                   # tiny corpus, conf/demucs_tiny.yaml
-#   ./run.sh --size small                      # 48 training tracks
+#   ./run.sh                                   # small corpus (48 training tracks), conf/demucs_tiny.yaml
+#   ./run.sh --size tiny                       # 4 training tracks: a quick check that the stages run
 #
 # Expected data tree after stage 0 (made by local/data.sh):
 #   corpus/music_<size>_seed<seed>/{train,dev,test}/{mixture.scp,<stem>.scp,stems,utt2dur,...}
@@ -12,4 +12,5 @@
 cd "$(dirname "$0")"
 corpus_name=music
 config=${config:-conf/demucs_tiny.yaml}
+size=${size:-small}
 . ../../../recipes/sep/run.sh
