@@ -1,8 +1,9 @@
 """File separation runs in flat memory: a 10-minute file peaks within 1.5x of a 1-minute file.
 
-Each measurement runs in a fresh process (peak RSS is per process): a small Demucs at 16 kHz mono,
-a 1-second warm-up, then one call; the script prints the process's peak RSS and its RSS before the
-call. The in-memory path, which holds the whole track and its stems, is measured too, to show that
+Each measurement runs in a fresh process: a small Demucs at 16 kHz mono, a 1-second warm-up, then
+the peak RSS (VmHWM) is reset and one call is made; the script prints the peak RSS of that call and
+the RSS before it (a spike during imports or warm-up, as seen on some machines, would otherwise hide
+the call's own peak). The in-memory path, which holds the whole track and its stems, is measured too, to show that
 the measurement sees memory that grows with the input.
 """
 from __future__ import annotations
@@ -17,14 +18,15 @@ import soundfile as sf
 RATE = 16000
 
 CHILD = r"""
-import json, os, resource, sys
+import json, sys
 import soundfile as sf, torch
 from audiokit.models.separation import Demucs
 from audiokit.separate import SeparationModel
 
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def status_mb(field):
+    with open("/proc/self/status") as f:
+        line = next(l for l in f if l.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -32,13 +34,16 @@ model = Demucs(["a", "b"], audio_channels=1, sample_rate=16000, channels=4, dept
 sep = SeparationModel(model, {"sample_rate": 16000})
 src, warm, out, mode = sys.argv[1:5]
 sep.separate_file(warm, out + "-warm", segment=4.0)
-before = rss_mb()
+# forget the peak of imports and warm-up (Linux >= 4.0: "5" resets VmHWM to the current RSS)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status_mb("VmRSS")
 if mode == "file":
     sep.separate_file(src, out, segment=4.0)
 else:
     data, rate = sf.read(src, dtype="float32", always_2d=True)
     stems = sep.separate(torch.from_numpy(data.T.copy()), rate, segment=4.0)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = status_mb("VmHWM")
 print(json.dumps({"before": before, "peak": peak}))
 """
 
