@@ -141,19 +141,21 @@ def format_separation_table(result: dict, title: str = "") -> str:
     """Stems down, metrics across: model and mixture baseline (median over tracks)."""
     metrics = result.get("metrics", SEPARATION_METRICS)
     lines = [title] if title else []
-    lines.append(f"{'stem':<12}" + "".join(f" {m + ' model':>{max(len(m) + 6, 10)}} {m + ' mix':>{max(len(m) + 4, 8)}}"
-                                           for m in metrics))
     widths = [(max(len(m) + 6, 10), max(len(m) + 4, 8)) for m in metrics]
+    lines.append(f"{'stem':<12}" + "".join(f" {m + ' model':>{w1}} {m + ' mix':>{w2}}"
+                                           for m, (w1, w2) in zip(metrics, widths)))
 
-    def cells(get) -> str:
-        return "".join(f" {get('model', m):>{w1}.2f} {get('mixture', m):>{w2}.2f}" for m, (w1, w2) in zip(metrics, widths))
+    def cells(model: list[float], mixture: list[float]) -> str:
+        return "".join(f" {a:>{w1}.2f} {b:>{w2}.2f}" for a, b, (w1, w2) in zip(model, mixture, widths))
 
     def mean(values):
         kept = [v for v in values if not math.isnan(v)]
         return statistics.fmean(kept) if kept else math.nan
     for stem in result["model"][metrics[0]]:
-        lines.append(f"{stem:<12}" + cells(lambda system, m: result[system][m][stem]))
-    lines.append(f"{'(all)':<12}" + cells(lambda system, m: mean(result[system][m].values())))
+        lines.append(f"{stem:<12}" + cells(*([result[system][m][stem] for m in metrics]
+                                             for system in ("model", "mixture"))))
+    lines.append(f"{'(all)':<12}" + cells(*([mean(result[system][m].values()) for m in metrics]
+                                            for system in ("model", "mixture"))))
     bss = ("; sdr/sir/isr/sar: BSSEval v4, median over 1 s frames" if "sdr" in metrics else "")
     lines.append(f"(dB, median over {result['num_tracks']} tracks of {result['data']}; 'mix': the mixture as "
                  f"estimate; nsdr: uSDR (MDX){bss})")

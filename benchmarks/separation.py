@@ -17,8 +17,11 @@ after a 1-second warm-up. Reported:
 
 - parameters of each model;
 - seconds of compute per minute of audio (wall clock of the whole file-to-files call);
-- peak resident memory of the process (``ru_maxrss``) and the part of it above the process's memory
-  before the call (model, libraries and warm-up included in the first, not in the second);
+- peak resident memory of the process during the call (``VmHWM``, reset after the warm-up) and the
+  part of it above the process's memory before the call (the model and libraries are in the first,
+  not in the second);
+- denormal floats are flushed to zero in both (``torch.set_flush_denormal``): with random weights the
+  LSTM's states decay into denormals, which make a CPU run up to 100x slower whichever library runs it;
 - the ratios reference / audiokit (> 1: audiokit faster or smaller).
 
 The inputs are stereo 44.1 kHz noise bursts (the network's cost does not depend on the content),
@@ -30,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -85,6 +87,8 @@ def run_audiokit(sep, src: Path, out: Path, segment: float) -> None:
 def child(args) -> None:
     """One measurement in this process; prints a JSON line."""
     torch.set_num_threads(args.child_threads)
+    # denormal floats in the LSTM's decaying states can slow a CPU run 100-fold; flushed for both libraries
+    torch.set_flush_denormal(True)
     torch.manual_seed(0)
     sources = SOURCES[: args.sources]
     device = args.device
@@ -107,22 +111,25 @@ def child(args) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    before = _rss_mb()
+    with open("/proc/self/clear_refs", "w") as f:  # peak RSS (VmHWM) := current RSS (Linux >= 4.0)
+        f.write("5")
+    before = _status_mb("VmRSS")
     start = time.perf_counter()
     call(Path(args.child_input), work / f"out-{args.child}")
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _status_mb("VmHWM")
     result = {"params": params, "seconds": seconds, "peak_mb": peak, "before_mb": before}
     if device.startswith("cuda"):
         result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     print(json.dumps(result))
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024  # kB
 
 
 def write_input(path: Path, seconds: float, seed: int) -> None:

@@ -100,22 +100,28 @@ def test_cli_separate_writes_track_folders(sep_path, tmp_path):
     assert proc.returncode == 2 and "not in this model's ['a', 'b']" in proc.stderr
 
 
-def test_eval_on_a_separation_dir(sep_path, tmp_path):
+def write_sep_dir(d, tracks):
+    """A separation data dir of stems a and b at 8 kHz: track t<k> is ``tracks[k] = (a, b)``, mixture a + b."""
     from audiokit.audio.io import save
     from audiokit.data.kaldi import write_table
-    from audiokit.evaluate import evaluate_separation, format_separation_table
 
-    d = tmp_path / "test"
-    g = torch.Generator().manual_seed(0)
     tables = {"mixture": {}, "a": {}, "b": {}}
-    for k in range(3):
-        a, b = torch.randn(2, 4000, generator=g) * 0.3, torch.randn(2, 4000, generator=g) * 0.1
+    for k, (a, b) in enumerate(tracks):
         for name, wav in (("a", a), ("b", b), ("mixture", a + b)):
             save(d / "wav" / f"t{k}_{name}.wav", wav, 8000)
             tables[name][f"t{k}"] = f"wav/t{k}_{name}.wav"
     for name, table in tables.items():
         write_table(d / f"{name}.scp", table)
     (d / "stems").write_text("a\nb\n")
+    return d
+
+
+def test_eval_on_a_separation_dir(sep_path, tmp_path):
+    from audiokit.evaluate import evaluate_separation, format_separation_table
+
+    g = torch.Generator().manual_seed(0)
+    tracks = [(torch.randn(2, 4000, generator=g) * 0.3, torch.randn(2, 4000, generator=g) * 0.1) for _ in range(3)]
+    d = write_sep_dir(tmp_path / "test", tracks)
     res = evaluate_separation(audiokit.load(sep_path), d, progress=False, segment=0.25)
     assert res["num_tracks"] == 3 and res["aggregation"] == "median over tracks"
     # the mixture as estimate of stem a (10 dB louder than b) scores about 10 dB
@@ -125,22 +131,12 @@ def test_eval_on_a_separation_dir(sep_path, tmp_path):
 
 
 def test_eval_bsseval_columns_and_per_track_json(sep_path, tmp_path):
-    from audiokit.audio.io import save
-    from audiokit.data.kaldi import write_table
     from audiokit.metrics.separation import bss_eval_v4, track_score
 
-    d = tmp_path / "test"
     g = torch.Generator().manual_seed(1)
-    tables = {"mixture": {}, "a": {}, "b": {}}
-    for k in range(2):
-        a = torch.randn(2, 20000, generator=g) * 0.3
-        b = torch.randn(2, 20000, generator=g) * 0.1 if k == 0 else torch.zeros(2, 20000)  # t1: b absent
-        for name, wav in (("a", a), ("b", b), ("mixture", a + b)):
-            save(d / "wav" / f"t{k}_{name}.wav", wav, 8000)
-            tables[name][f"t{k}"] = f"wav/t{k}_{name}.wav"
-    for name, table in tables.items():
-        write_table(d / f"{name}.scp", table)
-    (d / "stems").write_text("a\nb\n")
+    tracks = [(torch.randn(2, 20000, generator=g) * 0.3, torch.randn(2, 20000, generator=g) * 0.1),
+              (torch.randn(2, 20000, generator=g) * 0.3, torch.zeros(2, 20000))]  # t1: b absent
+    d = write_sep_dir(tmp_path / "test", tracks)
     out, tracks = tmp_path / "scores.json", tmp_path / "tracks"
     proc = subprocess.run([sys.executable, "-m", "audiokit", "eval", "-m", str(sep_path), "--data", str(d),
                            "--bsseval", "--per-track", str(tracks), "--out", str(out), "-q"],

@@ -10,7 +10,8 @@
 #   0  data:     make (or download) the corpus and link its data dirs as data/{train,dev,test}
 #   1  validate: audiokit data validate data/{train,dev,test}
 #   2  train:    audiokit train <config> --exp-dir exp/<tag>   (resumes from exp/<tag>/checkpoints)
-#   3  eval:     audiokit eval on data/test: uSDR / SI-SDR per stem vs the mixture, median over tracks
+#   3  eval:     audiokit eval on data/test: uSDR, SI-SDR and BSSEval v4 SDR/SIR/ISR/SAR per stem vs
+#                the mixture (median over tracks; per-track JSON in exp/<tag>/test_tracks/)
 #   4  demo:     audiokit separate on one test mixture -> exp/<tag>/demo/<track>/<stem>.wav
 set -euo pipefail
 
@@ -31,8 +32,10 @@ run_stage 0 data  local/data.sh --size "$size" --seed "$seed"
 run_stage 1 validate audiokit data validate data/train data/dev data/test
 # shellcheck disable=SC2086  # overrides is a list of key=value words
 run_stage 2 train audiokit train "$config" --exp-dir "$exp" seed="$seed" $overrides
-run_stage 3 eval  audiokit eval -m "$exp/best.pt" --data data/test --out "$exp/test.json" -q
-demo_in=data/test/$(head -n 1 data/test/mixture.scp | awk '{print $2}')
+run_stage 3 eval  audiokit eval -m "$exp/best.pt" --data data/test --out "$exp/test.json" --bsseval \
+  --per-track "$exp/test_tracks" -q
+# the rest of the line after the key: a path may hold spaces (MUSDB18-HQ track folders do)
+demo_in=data/test/$(head -n 1 data/test/mixture.scp | sed -E 's/^[^[:space:]]+[[:space:]]+//')
 run_stage 4 demo  audiokit separate "$demo_in" -m "$exp/best.pt" -o "$exp/demo"
 
 if [ "$stop_stage" -ge 3 ] && [ -f "$exp/logs/stage3.log" ]; then

@@ -4,6 +4,7 @@
 #
 #   ./run.sh                                   # small corpus (48 training tracks), conf/demucs_tiny.yaml
 #   ./run.sh --size tiny                       # 4 training tracks: a quick check that the stages run
+#   ./run.sh --size full --config conf/demucs.yaml   # the paper's Demucs (64 channels, depth 6, 2-layer BiLSTM), for a GPU
 #
 # Expected data tree after stage 0 (made by local/data.sh):
 #   corpus/music_<size>_seed<seed>/{train,dev,test}/{mixture.scp,<stem>.scp,stems,utt2dur,...}
