@@ -93,7 +93,9 @@ class EncoderLayer(nn.Module):
         self.act = nn.GLU(dim=1) if glu else nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv(F.pad(x, (self.left_pad, 0))))
+        if self.left_pad:  # (F.pad copies even when it pads nothing)
+            x = F.pad(x, (self.left_pad, 0))
+        x = F.relu(self.conv(x), inplace=True)  # in place: the conv's output is ours alone
         return self.act(self.rewrite(x))
 
 
@@ -108,18 +110,23 @@ class DecoderLayer(nn.Module):
         self.stride = stride
         # Causal: all context on the left; otherwise "same" padding (odd context sizes keep the length).
         self.context_pad = (context - 1, 0) if causal else ((context - 1) // 2, context // 2)
-        self.context = nn.Conv1d(in_channels, (2 if glu else 1) * in_channels, context)
+        # a symmetric pad is the conv's own zero padding, which costs no copy of the input
+        own = self.context_pad[0] if self.context_pad[0] == self.context_pad[1] else 0
+        if own:
+            self.context_pad = (0, 0)
+        self.context = nn.Conv1d(in_channels, (2 if glu else 1) * in_channels, context, padding=own)
         self.act = nn.GLU(dim=1) if glu else nn.ReLU()
         self.conv_tr = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride)
         self.last = last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.shape[-1]
-        x = self.act(self.context(F.pad(x, self.context_pad)))
-        x = self.conv_tr(x)
+        if any(self.context_pad):
+            x = F.pad(x, self.context_pad)
+        x = self.conv_tr(self.act(self.context(x)))
         if self.causal:
             x = x[..., : frames * self.stride]  # drop the (kernel - stride) tail: frame j writes from j*stride on
-        return x if self.last else F.relu(x)
+        return x if self.last else F.relu(x, inplace=True)
 
 
 class Demucs(SeparationModule):
