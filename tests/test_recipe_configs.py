@@ -24,6 +24,9 @@ def test_config_builds_model_and_task(config):
     assert target.startswith("audiokit.models.") and model.sample_rate == cfg.sample_rate
     if "num_knobs" in cfg.model:  # effects
         assert model.num_knobs == cfg.model.num_knobs
+    elif task.family == "codec":  # the audio table is the task's key; the validation bitrates exist
+        assert cfg.data.train.tables == [f"{task.key}.scp"]
+        assert all(model.num_quantizers_for_bitrate(b) >= 1 for b in (task.val_bitrates or []))
     else:  # separation: the stems the data tables hold are the model's sources
         stems = [t[: -len(".scp")] for t in cfg.data.train.tables if t != "mixture.scp"]
         assert model.sources == stems == task.sources

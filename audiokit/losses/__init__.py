@@ -2,6 +2,9 @@
 
     loss = CombinedLoss({"l1": 1.0, "mrstft": 1.0, "esr_pre": 0.0}, sample_rate=44100)
     total, terms = loss(pred, target)          # terms: {"l1": tensor, "mrstft": tensor, ...}
+
+GAN-trained codecs and vocoders use ``audiokit.losses.gan`` (re-exported here): ``discriminator_loss``,
+``generator_adversarial_loss``, ``feature_matching_loss``, ``MultiResolutionMelLoss`` and ``CodecLoss``.
 """
 from __future__ import annotations
 
@@ -12,6 +15,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from audiokit.losses.gan import (  # noqa: F401  (re-exported: GAN codec and vocoder losses)
+    CodecLoss,
+    MultiResolutionMelLoss,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from audiokit.utils import AudiokitError
 
 
