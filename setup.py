@@ -40,15 +40,19 @@ setup(
                     "midirenderer>=0.1.3"],
         # Plugin export beyond TorchScript: ONNX (exporter + runtime for the verifier).
         "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+        # Codec metrics: wide-band PESQ (a C extension built from its sdist) and STOI.
+        "codec-metrics": ["pesq>=0.0.4", "pystoi>=0.4"],
         # The Neutone plugin format; neutone-sdk pins numpy < 2.3, so it stays out of the default set.
         "neutone": ["neutone-sdk>=1.5"],
         # test/dev include every export format (neutone-sdk brings numpy < 2.3 into those environments)
         "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9",
                  "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
-                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4"],
+                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4",
+                 "pesq>=0.0.4", "pystoi>=0.4"],
         "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2", "pedalboard>=0.9",
                 "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
-                "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4"],
+                "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4",
+                 "pesq>=0.0.4", "pystoi>=0.4"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
 )

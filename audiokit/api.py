@@ -151,7 +151,13 @@ def _separation(model, checkpoint, device):
     return SeparationModel(model, checkpoint, device)
 
 
-FAMILIES = {"effects": EffectModel, "separation": _separation}
+def _codec(model, checkpoint, device):
+    from audiokit.codecs.inference import Codec
+
+    return Codec(model, checkpoint, device)
+
+
+FAMILIES = {"codec": _codec, "effects": EffectModel, "separation": _separation}
 
 
 def load(path_or_name: str | os.PathLike, device: str | torch.device = "cpu", trust: bool = False):
@@ -159,6 +165,9 @@ def load(path_or_name: str | os.PathLike, device: str | torch.device = "cpu", tr
     path = resolve(path_or_name)
     model, ckpt = load_model(path, trust=trust)
     family = ckpt["family"]
+    # a name for the model (codecs write it into their bitstreams): the pretrained model's or the experiment's
+    metadata = ckpt.setdefault("metadata", {})
+    metadata.setdefault("name", path.parent.name if path.name in ("model.pt", "best.pt", "last.pt") else path.stem)
     if family not in FAMILIES:
         raise AudiokitError(f"'{path}': family '{family}' has no inference API yet (have: {sorted(FAMILIES)})")
     return FAMILIES[family](model, ckpt, device)

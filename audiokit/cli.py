@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = sub.add_parser("corpus", help="make the offline corpora, download and prepare real ones").add_subparsers(
         dest="action", metavar="<action>", required=True)
     make = corpus.add_parser("make", help="make an offline corpus (deterministic, resumable)")
-    make.add_argument("corpus", choices=["speech", "fx", "music"], help="which corpus")
+    make.add_argument("corpus", choices=["speech", "fx", "music", "ambisonics"], help="which corpus")
     make.add_argument("--out", required=True, type=Path, help="output folder")
     make.add_argument("--size", default="tiny", choices=["tiny", "small", "full"], help="corpus size")
     make.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")

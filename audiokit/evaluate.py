@@ -11,6 +11,7 @@ from tqdm import tqdm
 from audiokit.api import EffectModel
 from audiokit.data.datasets import CropDataset
 from audiokit.metrics import esr, l1, loudness_error, mrstft
+from audiokit.metrics import si_sdr as _si_sdr
 
 EFFECT_METRICS = ("esr", "esr_pre", "mrstft", "l1", "loudness")  # loudness: |LUFS error| in LU
 
@@ -159,4 +160,90 @@ def format_separation_table(result: dict, title: str = "") -> str:
     bss = ("; sdr/sir/isr/sar: BSSEval v4, median over 1 s frames" if "sdr" in metrics else "")
     lines.append(f"(dB, median over {result['num_tracks']} tracks of {result['data']}; 'mix': the mixture as "
                  f"estimate; nsdr: uSDR (MDX){bss})")
+    return "\n".join(lines)
+
+
+CODEC_METRICS = ("mel", "mrstft", "si_sdr", "pesq", "stoi")  # mel: DAC's 7-resolution log-mel L1, summed
+
+
+def _codec_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int, perceptual: bool) -> dict:
+    from audiokit.metrics import mel_distance, pesq_wb, stoi
+
+    scores = {"mel": mel_distance(pred, target, sample_rate), "mrstft": float(mrstft(pred[None], target[None])[0]),
+              "si_sdr": float(_si_sdr(pred[None], target[None])[0])}
+    if perceptual:
+        scores.update(pesq=pesq_wb(pred, target, sample_rate), stoi=stoi(pred, target, sample_rate))
+    return scores
+
+
+def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = True, perceptual: bool = True,
+                   baseline: bool = True) -> dict:
+    """Score a :class:`~audiokit.codecs.inference.Codec` on every utterance of a data dir's ``wav.scp``.
+
+    At each bitrate (default: the codec's :attr:`~audiokit.codecs.inference.Codec.bitrates`), each utterance
+    is encoded and decoded and scored against the original: mel distance (DAC's multi-resolution log-mel L1,
+    summed over 7 resolutions, lower is better), multi-resolution STFT distance (auraloss), SI-SDR (dB), and
+    with ``perceptual`` wide-band PESQ and STOI. With ``baseline`` the best classic codec at the same
+    bitrate (:func:`audiokit.codecs.baseline.best_baseline`: mu-law or ADPCM at the bit depth with the lowest
+    mel distance *on that utterance*) is scored too. Codebook utilisation (entropy / log2(size) per codebook)
+    is pooled over the utterances at the highest bitrate.
+
+    Returns ``{"model": {kbps: {metric: mean}}, "baseline": {...}, "per_utterance": [...], "utilisation": {...},
+    "num_items": N, "bitrates": [...]}`` (kbps keys as strings, e.g. ``"6"``).
+    """
+    from audiokit.codecs.baseline import best_baseline
+    from audiokit.data.kaldi import DataDir
+    from audiokit.metrics import codebook_utilisation, mel_distance
+
+    if "wav.scp" not in DataDir(data_dir):
+        raise ValueError(f"{data_dir}: a codec is scored on wav.scp, which this data dir lacks")
+    rates = sorted(float(b) for b in (bitrates or codec.bitrates))
+    dataset = CropDataset(data_dir, ["wav.scp"], segment_seconds=None, sample_rate=codec.sample_rate)
+    rows, top_codes = [], []
+    for i in tqdm(range(len(dataset)), desc=f"eval {Path(data_dir).name}", disable=not progress):
+        ex = dataset[i]
+        wav = ex["wav"]
+        row = {"key": ex["key"], "model": {}, "baseline": {}}
+        for kbps in rates:
+            tag = f"{kbps:g}"
+            enc = codec.encode(wav, codec.sample_rate, bitrate=kbps)
+            row["model"][tag] = _codec_scores(codec.decode(enc), wav, codec.sample_rate, perceptual)
+            if kbps == rates[-1]:
+                top_codes.append(enc.codes)
+            if baseline:
+                decoded, settings = best_baseline(wav, codec.sample_rate, kbps * 1000.0 * wav.shape[0],
+                                                  lambda y, x: mel_distance(y, x, codec.sample_rate))
+                row["baseline"][tag] = {**_codec_scores(decoded, wav, codec.sample_rate, perceptual), **settings}
+        rows.append(row)
+
+    def mean(system: str) -> dict:
+        out = {}
+        for kbps in rates:
+            tag = f"{kbps:g}"
+            metrics = [m for m in CODEC_METRICS if m in rows[0][system].get(tag, {})]
+            out[tag] = {}
+            for m in metrics:
+                values = [r[system][tag][m] for r in rows if not math.isnan(r[system][tag][m])]
+                out[tag][m] = math.fsum(values) / len(values) if values else math.nan
+        return out
+
+    return {"num_items": len(rows), "data": str(data_dir), "bitrates": rates, "model": mean("model"),
+            "baseline": mean("baseline") if baseline else {},
+            "utilisation": codebook_utilisation(torch.cat(top_codes, dim=-1), codec.codebook_size),
+            "per_utterance": rows}
+
+
+def format_codec_table(result: dict, title: str = "") -> str:
+    """Bitrates down, metrics across: the codec and the classic baseline at the same bitrate (means)."""
+    metrics = [m for m in CODEC_METRICS if m in next(iter(result["model"].values()))]
+    lines = [title] if title else []
+    lines.append(f"{'kbit/s':<7}" + "".join(f" {m + ' model':>12} {m + ' base':>11}" for m in metrics))
+    for tag, scores in result["model"].items():
+        base = result["baseline"].get(tag, {})
+        lines.append(f"{tag:<7}" + "".join(f" {scores[m]:>12.3f} {base.get(m, math.nan):>11.3f}" for m in metrics))
+    util = result["utilisation"]["entropy_ratio"]
+    lines.append(f"(means over {result['num_items']} utterances of {result['data']}; 'base': the best mu-law/ADPCM "
+                 f"codec at the same bitrate; mel: DAC's multi-resolution log-mel L1 (lower is better); codebook "
+                 f"entropy / log2(size) at {result['bitrates'][-1]:g} kbit/s: "
+                 f"{min(util):.2f}..{max(util):.2f})")
     return "\n".join(lines)

@@ -81,9 +81,10 @@ def test_grammar_uses_only_the_vocabulary():
 
 # ----------------------------------------------------------------------------------------- corpus
 def test_registry():
+    from audiokit.corpora.ambisonics import make_ambisonics
     from audiokit.corpora.music import make_music
 
-    assert CORPORA == {"speech": make_speech, "fx": make_fx, "music": make_music}
+    assert CORPORA == {"speech": make_speech, "fx": make_fx, "music": make_music, "ambisonics": make_ambisonics}
 
 
 def test_layout_and_tables(corpus):

@@ -2,7 +2,7 @@
 (download + prepare).
 
 ``CORPORA`` maps a corpus name to its maker, ``make(out_dir, size=..., seed=..., sample_rate=...,
-progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech|fx|music --out DIR``):
+progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech|fx|music|ambisonics --out DIR``):
 
 * ``speech`` — :func:`audiokit.corpora.speech.make_speech`: eSpeak NG digit strings and sentences,
   Kaldi data dirs with held-out speakers (ASR, speaker and SSL recipes).
@@ -12,6 +12,9 @@ progress=...) -> Path``; the CLI dispatches on it (``audiokit corpus make speech
 * ``music`` — :func:`audiokit.corpora.music.make_music`: music21's four-part Bach chorales rendered voice
   by voice through a General MIDI soundfont (midirenderer + pretty_midi's TimGM6mb.sf2), stems
   ``soprano alto tenor bass contrabass drums`` + mixture, split by piece and tune (separation recipes).
+* ``ambisonics`` — :func:`audiokit.corpora.ambisonics.make_ambisonics`: 16-channel third-order Ambisonics
+  scenes (AmbiX) of 1-3 talkers and music stems from the two corpora above, some moving, in diffuse noise,
+  with held-out speakers and pieces in the test split (multichannel codec recipes).
 
 All need the ``corpora`` extra (``pip install audiokit[corpora]``: espeakng-loader, pedalboard, music21,
 pretty_midi, midirenderer).
@@ -29,6 +32,7 @@ progress=...) -> Path``, writing Kaldi data dirs (``audiokit corpus prepare NAME
 * ``musdb18hq`` — :mod:`audiokit.corpora.musdb18hq`: MUSDB18-HQ (Zenodo 3338373), separation data dirs
   ``train``, ``valid`` (musdb's 14 validation tracks) and ``test`` with stems ``drums bass other vocals``.
 """
+from audiokit.corpora.ambisonics import make_ambisonics
 from audiokit.corpora.fx import make_fx
 from audiokit.corpora.librispeech import download_librispeech, prepare_librispeech
 from audiokit.corpora.libritts import download_libritts, prepare_libritts
@@ -37,12 +41,12 @@ from audiokit.corpora.music import make_music
 from audiokit.corpora.signaltrain import download_signaltrain, prepare_signaltrain
 from audiokit.corpora.speech import make_speech
 
-CORPORA = {"speech": make_speech, "fx": make_fx, "music": make_music}
+CORPORA = {"speech": make_speech, "fx": make_fx, "music": make_music, "ambisonics": make_ambisonics}
 DOWNLOADERS = {"signaltrain": download_signaltrain, "librispeech": download_librispeech,
                "libritts": download_libritts, "musdb18hq": download_musdb18hq}
 PREPARERS = {"signaltrain": prepare_signaltrain, "librispeech": prepare_librispeech, "libritts": prepare_libritts,
              "musdb18hq": prepare_musdb18hq}
 
-__all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "make_music", "download_signaltrain",
-           "prepare_signaltrain", "download_librispeech", "prepare_librispeech", "download_libritts",
-           "prepare_libritts", "download_musdb18hq", "prepare_musdb18hq"]
+__all__ = ["CORPORA", "DOWNLOADERS", "PREPARERS", "make_speech", "make_fx", "make_music", "make_ambisonics",
+           "download_signaltrain", "prepare_signaltrain", "download_librispeech", "prepare_librispeech",
+           "download_libritts", "prepare_libritts", "download_musdb18hq", "prepare_musdb18hq"]

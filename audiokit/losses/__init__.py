@@ -4,7 +4,8 @@
     total, terms = loss(pred, target)          # terms: {"l1": tensor, "mrstft": tensor, ...}
 
 GAN-trained codecs and vocoders use ``audiokit.losses.gan`` (re-exported here): ``discriminator_loss``,
-``generator_adversarial_loss``, ``feature_matching_loss``, ``MultiResolutionMelLoss`` and ``CodecLoss``.
+``generator_adversarial_loss``, ``feature_matching_loss``, ``MultiResolutionMelLoss`` and ``CodecLoss``;
+multichannel codecs add ``audiokit.losses.spatial``'s ``SpatialCovarianceLoss`` (CodecLoss's ``spatial`` term).
 """
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ from audiokit.losses.gan import (  # noqa: F401  (re-exported: GAN codec and voc
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
+)
+from audiokit.losses.spatial import (  # noqa: F401  (re-exported: multichannel codecs' spatial loss)
+    SpatialCovarianceLoss,
+    channel_correlation,
+    channel_covariance,
 )
 from audiokit.utils import AudiokitError
 

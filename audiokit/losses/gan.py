@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from audiokit.audio.features import MelSpectrogram
+from audiokit.losses.spatial import SPATIAL_KINDS, SpatialCovarianceLoss
 
 __all__ = [
     "ADVERSARIAL_KINDS",
@@ -38,7 +39,7 @@ __all__ = [
 
 ADVERSARIAL_KINDS = ("hinge", "lsgan")
 REDUCTIONS = ("mean", "sum")
-CODEC_LOSS_TERMS = ("l1", "mel", "stft", "adversarial", "feature_matching", "commitment", "codebook")
+CODEC_LOSS_TERMS = ("l1", "mel", "stft", "spatial", "adversarial", "feature_matching", "commitment", "codebook")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -234,6 +235,9 @@ class CodecLoss(nn.Module):
     - ``mel``: ``mel`` module (default :class:`MultiResolutionMelLoss` with DAC's resolutions);
     - ``stft``: ``stft`` module (default auraloss' ``MultiResolutionSTFTLoss``: FFT 1024/2048/512, spectral
       convergence + log magnitude);
+    - ``spatial``: ``spatial`` module (default :class:`~audiokit.losses.spatial.SpatialCovarianceLoss` of
+      ``spatial_kind``): L1 between the inter-channel correlation matrices of ``pred`` and ``target``, for
+      multichannel (e.g. ambisonic) codecs; needs at least 2 channels;
     - ``adversarial``: :func:`generator_adversarial_loss` of the discriminator's logits on ``pred``;
     - ``feature_matching``: :func:`feature_matching_loss` between its features on ``target`` and ``pred``;
     - ``commitment``, ``codebook``: the quantizer's losses as given. ``QuantizerOutput``'s are already
@@ -246,13 +250,16 @@ class CodecLoss(nn.Module):
         sample_rate: Hz, for the default ``mel`` and ``stft`` modules.
         mel: the ``mel`` term's module ``(pred, target) -> scalar`` (default DAC's, see above).
         stft: the ``stft`` term's module (default auraloss' ``MultiResolutionSTFTLoss``).
+        spatial: the ``spatial`` term's module (default ``SpatialCovarianceLoss(spatial_kind)``).
+        spatial_kind: ``'correlation'`` (default) or ``'covariance'``, for the default ``spatial`` module.
         adversarial: ``'hinge'`` (default) or ``'lsgan'``.
         relative_features: EnCodec's relative feature matching (default False).
         reduction: ``'mean'`` (default) or ``'sum'`` over sub-discriminators, for the two GAN terms.
     """
 
     def __init__(self, weights: Mapping[str, float], *, sample_rate: int, mel: nn.Module | None = None,
-                 stft: nn.Module | None = None, adversarial: str = "hinge", relative_features: bool = False,
+                 stft: nn.Module | None = None, spatial: nn.Module | None = None,
+                 spatial_kind: str = "correlation", adversarial: str = "hinge", relative_features: bool = False,
                  reduction: str = "mean"):
         super().__init__()
         if not isinstance(weights, Mapping):
@@ -268,13 +275,18 @@ class CodecLoss(nn.Module):
             raise ValueError(f"CodecLoss: every weight is zero in {dict(weights)}")
         _check_kind(adversarial)
         _check_reduction(reduction)
+        if spatial_kind not in SPATIAL_KINDS:
+            raise ValueError(f"CodecLoss: spatial_kind must be one of {SPATIAL_KINDS}, got {spatial_kind!r}")
         self.adversarial, self.relative_features, self.reduction = adversarial, bool(relative_features), reduction
         if "mel" in self.weights and mel is None:
             mel = MultiResolutionMelLoss(sample_rate)
         if "stft" in self.weights and stft is None:
             stft = auraloss.freq.MultiResolutionSTFTLoss(sample_rate=sample_rate)
+        if "spatial" in self.weights and spatial is None:
+            spatial = SpatialCovarianceLoss(spatial_kind)
         self.mel = mel if "mel" in self.weights else None
         self.stft = stft if "stft" in self.weights else None
+        self.spatial = spatial if "spatial" in self.weights else None
 
     def _required(self, term: str, value: object, argument: str) -> None:
         if value is None:
@@ -308,6 +320,8 @@ class CodecLoss(nn.Module):
             terms["mel"] = self.mel(pred, target)
         if self.stft is not None:
             terms["stft"] = self.stft(pred, target)
+        if self.spatial is not None:
+            terms["spatial"] = self.spatial(pred, target)
         if "adversarial" in self.weights:
             self._required("adversarial", fake, "fake")
             terms["adversarial"] = generator_adversarial_loss(fake[0], self.adversarial, self.reduction)

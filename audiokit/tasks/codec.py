@@ -36,8 +36,9 @@ class CodecTask(Task):
 
     Args:
         model: the codec, e.g. :class:`audiokit.models.codec.RVQCodec`.
-        loss: ``{weights: {l1, mel, stft, adversarial, feature_matching, commitment, codebook},
-            adversarial: hinge|lsgan, relative_features}``, see :class:`audiokit.losses.gan.CodecLoss`.
+        loss: ``{weights: {l1, mel, stft, spatial, adversarial, feature_matching, commitment, codebook},
+            adversarial: hinge|lsgan, relative_features, spatial_kind}``, see
+            :class:`audiokit.losses.gan.CodecLoss` (``spatial``: multichannel codecs).
         discriminator: None (no GAN) or ``{name: kwargs}`` for
             :meth:`audiokit.nn.discriminators.CombinedDiscriminator.from_config`, e.g. ``{mpd: {}, msstftd: {}}``.
         warmup_steps: codec steps before the discriminator (and the adversarial and feature-matching
@@ -139,6 +140,8 @@ class CodecTask(Task):
         return batch[self.key]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if hasattr(self.model, "set_training_step"):  # step-dependent models (ESC's pre-training stage)
+            self.model.set_training_step(int(self.global_step))
         wav = self._audio(batch)
         opts = self.optimizers()
         opts = opts if isinstance(opts, list) else [opts]

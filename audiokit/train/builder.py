@@ -84,8 +84,17 @@ def _model_spec(cfg: DictConfig) -> tuple[str, dict]:
     return target, model_cfg
 
 
+def _stored_args(target: str, args: dict) -> dict:
+    """The model's arguments as its checkpoint keeps them: without the ones its builder lists in
+    ``init_only_args`` (e.g. a pretrained checkpoint to start from), which only initialise weights that the
+    trained state dict replaces, so a trained model does not depend on that file."""
+    init_only = getattr(hydra.utils.get_object(target), "init_only_args", ())
+    return {k: v for k, v in args.items() if k not in init_only}
+
+
 def build_task(cfg: DictConfig):
-    """Model from ``cfg.model`` then the task around it. Returns (task, (target, args))."""
+    """Model from ``cfg.model`` then the task around it. Returns (task, (target, args)), ``args`` as the
+    model's checkpoint stores them (see :func:`_stored_args`)."""
     target, args = _model_spec(cfg)
     try:
         model = hydra.utils.instantiate(cfg.model)
@@ -95,7 +104,7 @@ def build_task(cfg: DictConfig):
         task = hydra.utils.instantiate(cfg.task, model=model, _recursive_=False)
     except Exception as e:
         raise ConfigError(f"task: cannot build {cfg.task.get('_target_')}: {e}") from e
-    return task, (target, args)
+    return task, (target, _stored_args(target, args))
 
 
 def _metadata(cfg: DictConfig) -> dict[str, Any]:

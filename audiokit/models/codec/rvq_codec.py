@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from audiokit.models.codec.seanet import SEANetDecoder, SEANetEncoder
-from audiokit.nn.quantization import CodebookUsage, ResidualVectorQuantizer
+from audiokit.nn.quantization import CodebookUsage, GroupResidualVectorQuantizer, ResidualVectorQuantizer
 
 
 @dataclass
@@ -69,7 +69,10 @@ class RVQCodec(nn.Module):
         encoder: audio ``(B, C, T)`` to latent frames ``(B, D, ceil(T / hop_length))``, with attributes
             ``channels``, ``dimension``, ``hop_length`` and ``causal`` (e.g. :class:`SEANetEncoder`); with
             ``causal`` also ``init_state(B)`` and ``step(x, state)``.
-        quantizer: :class:`~audiokit.nn.quantization.ResidualVectorQuantizer` over ``D`` channels.
+        quantizer: :class:`~audiokit.nn.quantization.ResidualVectorQuantizer` over ``D`` channels, or a
+            :class:`~audiokit.nn.quantization.GroupResidualVectorQuantizer` (HiFi-Codec): then codebooks come
+            ``groups`` at a time (one residual level of every group), and ``n_quantizers`` must be a multiple
+            of ``groups``.
         decoder: latent frames ``(B, D, F)`` to audio ``(B, C, F * hop_length)``, same attributes (e.g.
             :class:`SEANetDecoder`).
         sample_rate: Hz of the audio (24000 for EnCodec 24 kHz).
@@ -77,7 +80,8 @@ class RVQCodec(nn.Module):
             each must fit at least one codebook and at most all. Default: every number of codebooks.
     """
 
-    def __init__(self, encoder: nn.Module, quantizer: ResidualVectorQuantizer, decoder: nn.Module,
+    def __init__(self, encoder: nn.Module, quantizer: ResidualVectorQuantizer | GroupResidualVectorQuantizer,
+                 decoder: nn.Module,
                  sample_rate: int, target_bandwidths: Sequence[float] | None = None):
         super().__init__()
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1:
@@ -87,8 +91,9 @@ class RVQCodec(nn.Module):
             if missing:
                 raise ValueError(f"RVQCodec {name} must have attributes channels, dimension, hop_length and causal; "
                                  f"{type(part).__name__} lacks {', '.join(missing)}")
-        if not isinstance(quantizer, ResidualVectorQuantizer):
-            raise ValueError(f"RVQCodec quantizer must be a ResidualVectorQuantizer, got {type(quantizer).__name__}")
+        if not isinstance(quantizer, (ResidualVectorQuantizer, GroupResidualVectorQuantizer)):
+            raise ValueError(f"RVQCodec quantizer must be a ResidualVectorQuantizer or GroupResidualVectorQuantizer, "
+                             f"got {type(quantizer).__name__}")
         if not encoder.dimension == quantizer.dim == decoder.dimension:
             raise ValueError(f"RVQCodec needs one latent dimension: encoder.dimension={encoder.dimension}, "
                              f"quantizer.dim={quantizer.dim}, decoder.dimension={decoder.dimension}")
@@ -136,6 +141,11 @@ class RVQCodec(nn.Module):
         return self.quantizer.codebook_size
 
     @property
+    def codebooks_per_level(self) -> int:
+        """Codebooks added by one residual level: 1 for residual VQ, ``groups`` for group-residual VQ."""
+        return int(getattr(self.quantizer, "groups", 1))
+
+    @property
     def causal(self) -> bool:
         """True when both encoder and decoder are causal (and can stream)."""
         return bool(self.encoder.causal and self.decoder.causal)
@@ -151,7 +161,8 @@ class RVQCodec(nn.Module):
         """Supported bitrates, kbit/s: ``target_bandwidths`` when given, else one per number of codebooks."""
         if self.target_bandwidths is not None:
             return list(self.target_bandwidths)
-        return [self.bitrate(n) for n in range(1, self.num_codebooks + 1)]
+        step = self.codebooks_per_level
+        return [self.bitrate(n) for n in range(step, self.num_codebooks + 1, step)]
 
     def bitrate(self, n_quantizers: int | None = None) -> float:
         """kbit/s with the first ``n_quantizers`` codebooks (default all), without entropy coding."""
@@ -159,13 +170,17 @@ class RVQCodec(nn.Module):
 
     def num_quantizers_for_bitrate(self, bitrate: float) -> int:
         """The most codebooks whose bitrate fits in ``bitrate`` kbit/s (EnCodec 24 kHz: 1.5 -> 2, 6 -> 8)."""
-        lowest, highest = self.bitrate(1), self.bitrate()
+        return self._levels_for_bitrate(bitrate) * self.codebooks_per_level
+
+    def _levels_for_bitrate(self, bitrate: float) -> int:
+        lowest, highest = self.bitrate(self.codebooks_per_level), self.bitrate()
         if isinstance(bitrate, bool) or not isinstance(bitrate, (int, float)) \
                 or not lowest - 1e-9 <= bitrate <= highest + 1e-9:
             raise ValueError(f"bitrate must be a number of kbit/s in {lowest:g}..{highest:g} ({lowest:g} kbit/s per "
                              f"codebook at {self.frame_rate:g} frames/s, {self.num_codebooks} codebooks), "
                              f"got {bitrate!r}")
         return self.quantizer.quantizers_for_bitrate(bitrate * 1000.0, self.frame_rate)
+
 
     # ----------------------------------------------------------------------------------- offline
     def forward(self, wav: Tensor, n_quantizers: int | None = None) -> CodecOutput:
@@ -174,7 +189,7 @@ class RVQCodec(nn.Module):
         self._check_audio(wav)
         length = wav.shape[-1]
         z = self.encoder(wav)  # (B, C, T) -> (B, D, F)
-        q = self.quantizer(z, n_quantizers)
+        q = self.quantizer(z, None if n_quantizers is None else self._resolve(None, n_quantizers))
         audio = self.decoder(q.quantized)[..., :length]  # (B, D, F) -> (B, C, F * hop) -> (B, C, T)
         return CodecOutput(audio, q.codes, q.commitment_loss, q.codebook_loss, q.perplexity, q.active_codebooks)
 
@@ -240,18 +255,21 @@ class RVQCodec(nn.Module):
 
     # ----------------------------------------------------------------------------------- checks
     def _resolve(self, bitrate: float | None, n_quantizers: int | None) -> int:
-        """Codebooks to use: from ``bitrate`` (kbit/s) or ``n_quantizers``, default all."""
+        """Residual levels to use (codebooks / ``codebooks_per_level``): from ``bitrate`` (kbit/s) or
+        ``n_quantizers`` codebooks, default all."""
         if bitrate is not None and n_quantizers is not None:
             raise ValueError(f"give bitrate or n_quantizers, not both (got bitrate={bitrate!r}, "
                              f"n_quantizers={n_quantizers!r})")
+        step = self.codebooks_per_level
         if bitrate is not None:
-            return self.num_quantizers_for_bitrate(bitrate)
+            return self._levels_for_bitrate(bitrate)
         if n_quantizers is None:
-            return self.num_codebooks
+            return self.num_codebooks // step
         if isinstance(n_quantizers, bool) or not isinstance(n_quantizers, int) \
-                or not 1 <= n_quantizers <= self.num_codebooks:
-            raise ValueError(f"n_quantizers must be an int in 1..{self.num_codebooks}, got {n_quantizers!r}")
-        return n_quantizers
+                or not 1 <= n_quantizers <= self.num_codebooks or n_quantizers % step:
+            every = "" if step == 1 else f", a multiple of {step} (the quantizer's groups)"
+            raise ValueError(f"n_quantizers must be an int in 1..{self.num_codebooks}{every}, got {n_quantizers!r}")
+        return n_quantizers // step
 
     def _check_audio(self, wav: Tensor, allow_empty: bool = False) -> None:
         if not isinstance(wav, Tensor) or not wav.is_floating_point() or wav.dim() != 3 \
