@@ -8,6 +8,8 @@
     audiokit fx process in.wav out.wav -m fx-compressor-tcn --knob threshold_db=-20 --knob ratio=6
     audiokit export -m fx-compressor-tcn --format torchscript -o fx.ts; audiokit export --verify fx.ts
     audiokit separate song.wav -m exp/sep/best.pt -o separated --stems vocals,drums
+    audiokit codec encode speech.wav speech.akc -m codec-speech-rvq --bitrate 6
+    audiokit codec decode speech.akc decoded.wav         # the model named in the file, or -m
 """
 from __future__ import annotations
 
@@ -93,7 +95,21 @@ def cmd_eval(args) -> int:
     model = audiokit.load(args.model, device=args.device)
     results = {}
     for d in args.data:
-        if hasattr(model, "separate"):
+        if hasattr(model, "encode_file"):
+            from audiokit.evaluate import evaluate_codec, format_codec_table
+
+            if args.bsseval:
+                raise SystemExit("audiokit eval: --bsseval is for separation models")
+            res = evaluate_codec(model, d, bitrates=args.bitrates, progress=not args.quiet,
+                                 perceptual=not args.no_perceptual)
+            print(format_codec_table(res, title=f"== {args.model} on {d}"))
+            if args.per_track:
+                folder = args.per_track / Path(d).name if len(args.data) > 1 else args.per_track
+                folder.mkdir(parents=True, exist_ok=True)
+                for row in res["per_utterance"]:
+                    write_text_atomic(folder / f"{row['key']}.json", json.dumps(row, indent=1))
+                print(f"wrote {len(res['per_utterance'])} utterance scores to {folder}/")
+        elif hasattr(model, "separate"):
             from audiokit.evaluate import evaluate_separation, format_separation_table
 
             res = evaluate_separation(model, d, progress=not args.quiet, bsseval=args.bsseval)
@@ -114,6 +130,56 @@ def cmd_eval(args) -> int:
         write_text_atomic(args.out, json.dumps(results if len(results) > 1 else next(iter(results.values())),
                                                indent=1))
         print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_codec_encode(args) -> int:
+    import audiokit
+    from audiokit.codecs.inference import Codec
+
+    codec = audiokit.load(args.model, device=args.device)
+    if not isinstance(codec, Codec):
+        raise AudiokitError(f"'{args.model}' is not a codec")
+    header = codec.encode_file(args.input, args.output, bitrate=args.bitrate, chunk_seconds=args.chunk_seconds)
+    size = args.output.stat().st_size
+    print(f"wrote {args.output}: {header.num_frames} frames x {header.channels} stream(s) x {header.num_codebooks} "
+          f"codebooks, {header.duration:.2f} s at {header.bitrate / 1000:g} kbit/s; {size} bytes "
+          f"({size * 8 / max(header.duration, 1e-9) / 1000:.3f} kbit/s with the {header.header_bytes + 4}-byte "
+          f"header and checksum)")
+    return 0
+
+
+def cmd_codec_decode(args) -> int:
+    import audiokit
+    from audiokit.codecs.bitstream import BitstreamReader
+    from audiokit.codecs.inference import Codec
+
+    model = args.model
+    if model is None:  # the model the file names, if it is a pretrained one
+        with BitstreamReader(args.input, verify=False) as reader:
+            model = reader.header.model_id
+        from audiokit.api import available_models
+
+        if model not in available_models():
+            raise AudiokitError(f"'{args.input}' was written by model {model!r}, which is not a pretrained model "
+                                f"here: pass -m CHECKPOINT")
+    codec = audiokit.load(model, device=args.device)
+    if not isinstance(codec, Codec):
+        raise AudiokitError(f"'{model}' is not a codec")
+    out = codec.decode_file(args.input, args.output, subtype="PCM_16" if args.int16 else "FLOAT",
+                            chunk_seconds=args.chunk_seconds)
+    print(f"wrote {out} ({codec.sample_rate} Hz)")
+    return 0
+
+
+def cmd_codec_info(args) -> int:
+    from audiokit.codecs.bitstream import BitstreamReader
+
+    with BitstreamReader(args.input) as reader:
+        h = reader.header
+    print(f"{args.input}: model {h.model_id!r} (hash {h.model_hash.hex()}), {h.sample_rate} Hz, hop {h.hop_length}, "
+          f"{h.channels} stream(s), {h.num_codebooks} codebooks of {list(h.codebook_sizes)}, {h.num_frames} frames, "
+          f"{h.num_samples} samples ({h.duration:.2f} s), {h.bitrate / 1000:g} kbit/s; checksums OK")
     return 0
 
 
@@ -260,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--bsseval", action="store_true",
                     help="separation: also BSSEval v4 SDR/SIR/ISR/SAR (museval's, 1 s frames; slower)")
     ev.add_argument("--per-track", type=Path, metavar="DIR",
-                    help="separation: also write DIR/<track>.json with every track's scores")
+                    help="separation/codec: also write DIR/<track or utterance>.json with its scores")
+    ev.add_argument("--bitrates", type=float, nargs="+", default=None,
+                    help="codec: kbit/s to score at (default: every bitrate of the model)")
+    ev.add_argument("--no-perceptual", action="store_true", help="codec: skip PESQ and STOI (faster)")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 
@@ -292,6 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--int24", action="store_true", help="write 24-bit PCM")
     fmt.add_argument("--float32", action="store_true", help="write 32-bit float (default)")
     sp.set_defaults(func=cmd_separate)
+
+    co = sub.add_parser("codec", help="neural codecs: audio <-> .akc bitstreams").add_subparsers(
+        dest="action", metavar="<action>", required=True)
+    enc = co.add_parser("encode", help="encode an audio file to a .akc bitstream")
+    enc.add_argument("input", type=Path)
+    enc.add_argument("output", type=Path)
+    enc.add_argument("-m", "--model", required=True, help="checkpoint, experiment dir or pretrained name")
+    enc.add_argument("-b", "--bitrate", type=float, default=None, help="kbit/s per stream (default: the highest)")
+    enc.add_argument("--chunk-seconds", type=float, default=30.0, help="audio coded per model call (memory)")
+    enc.add_argument("--device", default="cpu")
+    enc.set_defaults(func=cmd_codec_encode)
+    dec = co.add_parser("decode", help="decode a .akc bitstream to a WAV file at the model's rate")
+    dec.add_argument("input", type=Path)
+    dec.add_argument("output", type=Path)
+    dec.add_argument("-m", "--model", default=None, help="default: the pretrained model named in the file")
+    dec.add_argument("--int16", action="store_true", help="write 16-bit PCM (default 32-bit float)")
+    dec.add_argument("--chunk-seconds", type=float, default=30.0, help="audio decoded per model call (memory)")
+    dec.add_argument("--device", default="cpu")
+    dec.set_defaults(func=cmd_codec_decode)
+    cinfo = co.add_parser("info", help="check a .akc file and print its header")
+    cinfo.add_argument("input", type=Path)
+    cinfo.set_defaults(func=cmd_codec_info)
 
     ex = sub.add_parser("export", help="export an effect model as a real-time plugin model, or verify one")
     ex.add_argument("-m", "--model", help="checkpoint, experiment dir or pretrained name")
