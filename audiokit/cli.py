@@ -133,13 +133,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_codec_encode(args) -> int:
+def _load_codec(model: str, device: str):
     import audiokit
     from audiokit.codecs.inference import Codec
 
-    codec = audiokit.load(args.model, device=args.device)
+    codec = audiokit.load(model, device=device)
     if not isinstance(codec, Codec):
-        raise AudiokitError(f"'{args.model}' is not a codec")
+        raise AudiokitError(f"'{model}' is not a codec (it loads as {type(codec).__name__})")
+    return codec
+
+
+def cmd_codec_encode(args) -> int:
+    codec = _load_codec(args.model, args.device)
     header = codec.encode_file(args.input, args.output, bitrate=args.bitrate, chunk_seconds=args.chunk_seconds)
     size = args.output.stat().st_size
     print(f"wrote {args.output}: {header.num_frames} frames x {header.channels} stream(s) x {header.num_codebooks} "
@@ -150,9 +155,7 @@ def cmd_codec_encode(args) -> int:
 
 
 def cmd_codec_decode(args) -> int:
-    import audiokit
     from audiokit.codecs.bitstream import BitstreamReader
-    from audiokit.codecs.inference import Codec
 
     model = args.model
     if model is None:  # the model the file names, if it is a pretrained one
@@ -163,9 +166,7 @@ def cmd_codec_decode(args) -> int:
         if model not in available_models():
             raise AudiokitError(f"'{args.input}' was written by model {model!r}, which is not a pretrained model "
                                 f"here: pass -m CHECKPOINT")
-    codec = audiokit.load(model, device=args.device)
-    if not isinstance(codec, Codec):
-        raise AudiokitError(f"'{model}' is not a codec")
+    codec = _load_codec(model, args.device)
     out = codec.decode_file(args.input, args.output, subtype="PCM_16" if args.int16 else "FLOAT",
                             chunk_seconds=args.chunk_seconds)
     print(f"wrote {out} ({codec.sample_rate} Hz)")
@@ -175,6 +176,20 @@ def cmd_codec_decode(args) -> int:
 def cmd_codec_info(args) -> int:
     from audiokit.codecs.bitstream import BitstreamReader
 
+    if (args.input is None) == (args.model is None):
+        raise AudiokitError("audiokit codec info: give a .akc file or -m MODEL (one of them)")
+    if args.model is not None:
+        codec = _load_codec(args.model, "cpu")
+        rates = " ".join(f"{b:g}" for b in codec.bitrates)
+        if args.bitrates:
+            print(rates)
+        else:
+            print(f"{args.model}: {codec!r}\n  bitrates (kbit/s): {rates}; {codec.num_codebooks} codebooks of "
+                  f"{codec.codebook_size}; {codec.frame_rate:g} frames/s (hop {codec.hop_length}); "
+                  f"{'causal (streamable)' if codec.causal else 'non-causal'}")
+        return 0
+    if args.bitrates:
+        raise AudiokitError("audiokit codec info: --bitrates needs -m MODEL")
     with BitstreamReader(args.input) as reader:
         h = reader.header
     print(f"{args.input}: model {h.model_id!r} (hash {h.model_hash.hex()}), {h.sample_rate} Hz, hop {h.hop_length}, "
@@ -380,8 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--chunk-seconds", type=float, default=30.0, help="audio decoded per model call (memory)")
     dec.add_argument("--device", default="cpu")
     dec.set_defaults(func=cmd_codec_decode)
-    cinfo = co.add_parser("info", help="check a .akc file and print its header")
-    cinfo.add_argument("input", type=Path)
+    cinfo = co.add_parser("info", help="check a .akc file and print its header, or describe a codec model")
+    cinfo.add_argument("input", type=Path, nargs="?", help=".akc file")
+    cinfo.add_argument("-m", "--model", help="describe this model instead (checkpoint, exp dir or pretrained name)")
+    cinfo.add_argument("--bitrates", action="store_true", help="with -m: print only its bitrates (kbit/s)")
     cinfo.set_defaults(func=cmd_codec_info)
 
     ex = sub.add_parser("export", help="export an effect model as a real-time plugin model, or verify one")

@@ -12,7 +12,9 @@ A codec model (:class:`~audiokit.models.codec.RVQCodec`, ESC, ...) maps ``(B, M,
   streaming ``encode_step``/``decode_step`` over the chunks, so the result is exactly that of one pass.
   A non-causal model codes each chunk with ``context_frames`` frames of real audio (or codes) on either
   side, and keeps the middle: equal to one pass wherever the model's receptive field fits in the context
-  (:meth:`Codec.context_frames` defaults to one second, far beyond the convolutional codecs' fields).
+  (:meth:`Codec.context_frames` defaults to one second, far beyond the convolutional codecs' fields). The
+  context starts at a multiple of the model's ``frame_alignment`` (default 1; ESC: 2 frames, so that its
+  attention windows fall where they fall in one pass).
 - files: ``encode_file`` writes a ``.akc`` bitstream (:mod:`audiokit.codecs.bitstream`) chunk by chunk,
   ``decode_file`` checks it was written by this very model (the weights' fingerprint) before decoding.
 
@@ -130,6 +132,11 @@ class Codec:
         """Frames of context each side of a chunk for non-causal models (default: one second's worth)."""
         return int(self.metadata.get("context_frames", math.ceil(self.frame_rate)))
 
+    @property
+    def frame_alignment(self) -> int:
+        """Frames a non-causal chunk's context must start at a multiple of to see what one pass sees there."""
+        return int(getattr(self.model, "frame_alignment", 1))
+
     def num_codebooks_for(self, bitrate: float | None) -> int:
         """Codebooks used at ``bitrate`` kbit/s per stream (default: the highest bitrate)."""
         if bitrate is None:
@@ -154,8 +161,8 @@ class Codec:
 
     @staticmethod
     def _from_model(audio: Tensor) -> Tensor:
-        """``(S, M, t)`` model output -> ``(C, t)`` on the CPU."""
-        return audio.reshape(-1, audio.shape[-1]).cpu()
+        """``(S, M, t)`` model output -> ``(C, t)`` on the CPU (``t`` may be 0)."""
+        return audio.flatten(0, 1).cpu()
 
     # ----------------------------------------------------------------------------------- chunked core
     def _chunk_frames(self, chunk_seconds: float) -> int:
@@ -178,11 +185,11 @@ class Codec:
                                                       n_quantizers=codebooks)
                 yield codes.cpu()
             return
-        context = self.context_frames
+        context, align = self.context_frames, self.frame_alignment
         for a in range(0, frames, step):
             #   frames  | lo ... a [ kept: a .. b ) b ... hi |    lo = a - context, hi = b + context (clipped)
-            b = min(a + step, frames)
-            lo, hi = max(0, a - context), min(frames, b + context)
+            b = min(a + step, frames)  # lo rounded down to a multiple of align
+            lo, hi = max(0, (a - context) // align * align), min(frames, b + context)
             codes = self.model.encode(self._to_model(read(lo * hop, hi * hop), streams), n_quantizers=codebooks)
             yield codes[..., a - lo:b - lo].cpu()
 
@@ -199,10 +206,10 @@ class Codec:
                 audio, state = self.model.decode_step(codes, state)
                 yield self._from_model(audio)
             return
-        context = self.context_frames
+        context, align = self.context_frames, self.frame_alignment
         for a in range(0, frames, step):
             b = min(a + step, frames)
-            lo, hi = max(0, a - context), min(frames, b + context)
+            lo, hi = max(0, (a - context) // align * align), min(frames, b + context)
             audio = self.model.decode(read(lo, hi).to(self.device))
             yield self._from_model(audio[..., (a - lo) * hop:(b - lo) * hop])
 

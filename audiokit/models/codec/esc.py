@@ -49,6 +49,7 @@ Symbols: ``B`` batch, ``T`` samples, ``F`` code frames, ``K`` codebooks, ``P`` t
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -422,6 +423,14 @@ class ESC(nn.Module):
     def latency(self) -> None:
         """None: not streamable."""
         return None
+
+    @property
+    def frame_alignment(self) -> int:
+        """Code frames a separately coded chunk must start at a multiple of to be coded as in one pass: the Swin
+        windows partition time from the first patch the model sees (2 for ESC-Base: windows of 4 time patches,
+        2 patches per frame). :class:`~audiokit.codecs.inference.Codec` aligns its chunks' context to it."""
+        window = math.lcm(*{m.window_size for m in self.modules() if isinstance(m, WindowAttentionBlock)})
+        return window // math.gcd(window, self.frames_per_code)
 
     @property
     def bitrates(self) -> list[float]:
