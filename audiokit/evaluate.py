@@ -163,7 +163,8 @@ def format_separation_table(result: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
-CODEC_METRICS = ("mel", "mrstft", "si_sdr", "pesq", "stoi")  # mel: DAC's 7-resolution log-mel L1, summed
+CODEC_METRICS = ("mel", "mrstft", "si_sdr", "spatial", "pesq", "stoi")  # mel: DAC's 7-resolution log-mel L1, summed;
+# spatial (multichannel only): L1 between inter-channel correlation matrices, the spatial loss' measure
 
 
 def _codec_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int, perceptual: bool) -> dict:
@@ -171,6 +172,10 @@ def _codec_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int, pe
 
     scores = {"mel": mel_distance(pred, target, sample_rate), "mrstft": float(mrstft(pred[None], target[None])[0]),
               "si_sdr": float(_si_sdr(pred[None], target[None])[0])}
+    if pred.shape[0] > 1:  # multichannel (ambisonics): how far the inter-channel correlations moved
+        from audiokit.losses.spatial import SpatialCovarianceLoss
+
+        scores["spatial"] = float(SpatialCovarianceLoss("correlation")(pred[None], target[None]))
     if perceptual:
         scores.update(pesq=pesq_wb(pred, target, sample_rate), stoi=stoi(pred, target, sample_rate))
     return scores
@@ -183,9 +188,10 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
     At each bitrate (default: the codec's :attr:`~audiokit.codecs.inference.Codec.bitrates`), each utterance
     is encoded and decoded and scored against the original: mel distance (DAC's multi-resolution log-mel L1,
     summed over 7 resolutions, lower is better), multi-resolution STFT distance (auraloss), SI-SDR (dB), and
-    with ``perceptual`` wide-band PESQ and STOI. With ``baseline`` the best classic codec at the same
+    with ``perceptual`` wide-band PESQ and STOI; multichannel signals also get ``spatial``, the L1 distance
+    between the channels' correlation matrices. With ``baseline`` the best classic codec at the same total
     bitrate (:func:`audiokit.codecs.baseline.best_baseline`: mu-law or ADPCM at the bit depth with the lowest
-    mel distance *on that utterance*) is scored too. Codebook utilisation (entropy / log2(size) per codebook)
+    mel distance *on that utterance*, the bits shared equally by the channels) is scored too. Codebook utilisation (entropy / log2(size) per codebook)
     is pooled over the utterances at the highest bitrate.
 
     Returns ``{"model": {kbps: {metric: mean}}, "baseline": {...}, "per_utterance": [...], "utilisation": {...},
@@ -211,7 +217,10 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
             if kbps == rates[-1]:
                 top_codes.append(enc.codes)
             if baseline:
-                decoded, settings = best_baseline(wav, codec.sample_rate, kbps * 1000.0 * wav.shape[0],
+                # the same total bits: kbps per code stream (a mono codec codes each channel as a stream, a
+                # multichannel one the whole scene as one), shared by the baseline's channels
+                per_channel = kbps * 1000.0 * enc.codes.shape[0] / wav.shape[0]
+                decoded, settings = best_baseline(wav, codec.sample_rate, per_channel,
                                                   lambda y, x: mel_distance(y, x, codec.sample_rate))
                 row["baseline"][tag] = {**_codec_scores(decoded, wav, codec.sample_rate, perceptual), **settings}
         rows.append(row)

@@ -453,6 +453,8 @@ def test_evaluate_codec_scores_every_bitrate_and_utterance(codecs, codec_data):
             decoded = codec.decode(codec.encode(x, RATE, bitrate=float(tag)))
             assert scores["mel"] == pytest.approx(mel_distance(decoded, x, RATE), rel=1e-6)
             assert row["baseline"][tag]["kind"] in ("mulaw", "adpcm") and math.isfinite(row["baseline"][tag]["mel"])
+            base = row["baseline"][tag]  # at the model's bitrate: bits x its sample rate (rounded to an int)
+            assert base["bits"] * base["sample_rate"] == pytest.approx(float(tag) * 1000, abs=base["bits"])
     for tag in tags:  # the table's values are the means over the utterances
         for metric in ("mel", "mrstft", "si_sdr"):
             assert result["model"][tag][metric] == pytest.approx(np.mean([r["model"][tag][metric] for r in rows]))
@@ -464,6 +466,17 @@ def test_evaluate_codec_scores_every_bitrate_and_utterance(codecs, codec_data):
     some = evaluate_codec(codec, data, bitrates=[12, 6], progress=False, perceptual=False, baseline=False)
     assert some["bitrates"] == [6.0, 12.0] and list(some["model"]) == ["6", "12"] and some["baseline"] == {}
     assert some["model"]["12"] == pytest.approx(result["model"]["12"])
+
+
+def test_evaluate_codec_gives_the_baseline_the_same_total_bits_for_stereo(codecs, tmp_path):
+    """A mono codec codes each channel of a stereo file as a stream (2 x 6 kbit/s): each baseline channel
+    gets 6 kbit/s, and the stereo file gets a spatial score (its channels' correlations)."""
+    x = torch.stack([noise(2400, seed=21)[0], noise(2400, seed=22)[0]])
+    write_table(tmp_path / "wav.scp", {"st": str(save(tmp_path / "st.wav", x, RATE).resolve())})
+    result = evaluate_codec(codecs["causal"], tmp_path, bitrates=[6], progress=False, perceptual=False)
+    base, model = result["per_utterance"][0]["baseline"]["6"], result["model"]["6"]
+    assert base["bits"] * base["sample_rate"] == pytest.approx(6000, abs=base["bits"])
+    assert 0 < model["spatial"] < 2 and "spatial" in base
 
 
 @pytest.mark.filterwarnings("ignore:Not enough STFT frames")  # pystoi on 0.3 s of noise
