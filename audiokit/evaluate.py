@@ -181,6 +181,25 @@ def _codec_scores(pred: torch.Tensor, target: torch.Tensor, sample_rate: int, pe
     return scores
 
 
+def _multichannel_baseline(wav: torch.Tensor, sample_rate: int, bits_per_second: float) -> tuple[torch.Tensor, dict]:
+    """The best classic codec for ``wav (C, T)`` with ``bits_per_second`` in all: the channels share the bits
+    equally; when that leaves a channel too few (under 2-bit samples at 100 Hz), only the first ``n`` channels
+    are coded and the others are silent, ``n`` the largest square below ``C`` that fits (for Ambisonics: order
+    truncation, 16 -> 9 -> 4 -> 1 channels; stereo -> 1)."""
+    from audiokit.codecs.baseline import best_baseline
+    from audiokit.metrics import mel_distance
+
+    channels = coded = wav.shape[0]
+    while coded > 1 and bits_per_second / coded < 200:
+        coded = math.isqrt(coded - 1) ** 2
+    decoded, settings = best_baseline(wav[:coded], sample_rate, bits_per_second / coded,
+                                      lambda y, x: mel_distance(y, x, sample_rate))
+    if coded < channels:
+        decoded = torch.cat([decoded, decoded.new_zeros(channels - coded, decoded.shape[-1])])
+        settings = {**settings, "channels_coded": coded}
+    return decoded, settings
+
+
 def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = True, perceptual: bool = True,
                    baseline: bool = True) -> dict:
     """Score a :class:`~audiokit.codecs.inference.Codec` on every utterance of a data dir's ``wav.scp``.
@@ -191,15 +210,15 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
     with ``perceptual`` wide-band PESQ and STOI; multichannel signals also get ``spatial``, the L1 distance
     between the channels' correlation matrices. With ``baseline`` the best classic codec at the same total
     bitrate (:func:`audiokit.codecs.baseline.best_baseline`: mu-law or ADPCM at the bit depth with the lowest
-    mel distance *on that utterance*, the bits shared equally by the channels) is scored too. Codebook utilisation (entropy / log2(size) per codebook)
-    is pooled over the utterances at the highest bitrate.
+    mel distance *on that utterance*, the bits shared equally by the channels, or by the first channels only
+    when there are too few for all: :func:`_multichannel_baseline`) is scored too. Codebook utilisation
+    (entropy / log2(size) per codebook) is pooled over the utterances at the highest bitrate.
 
     Returns ``{"model": {kbps: {metric: mean}}, "baseline": {...}, "per_utterance": [...], "utilisation": {...},
     "num_items": N, "bitrates": [...]}`` (kbps keys as strings, e.g. ``"6"``).
     """
-    from audiokit.codecs.baseline import best_baseline
     from audiokit.data.kaldi import DataDir
-    from audiokit.metrics import codebook_utilisation, mel_distance
+    from audiokit.metrics import codebook_utilisation
 
     if "wav.scp" not in DataDir(data_dir):
         raise ValueError(f"{data_dir}: a codec is scored on wav.scp, which this data dir lacks")
@@ -218,10 +237,8 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
                 top_codes.append(enc.codes)
             if baseline:
                 # the same total bits: kbps per code stream (a mono codec codes each channel as a stream, a
-                # multichannel one the whole scene as one), shared by the baseline's channels
-                per_channel = kbps * 1000.0 * enc.codes.shape[0] / wav.shape[0]
-                decoded, settings = best_baseline(wav, codec.sample_rate, per_channel,
-                                                  lambda y, x: mel_distance(y, x, codec.sample_rate))
+                # multichannel one the whole scene as one)
+                decoded, settings = _multichannel_baseline(wav, codec.sample_rate, kbps * 1000.0 * enc.codes.shape[0])
                 row["baseline"][tag] = {**_codec_scores(decoded, wav, codec.sample_rate, perceptual), **settings}
         rows.append(row)
 

@@ -479,6 +479,18 @@ def test_evaluate_codec_gives_the_baseline_the_same_total_bits_for_stereo(codecs
     assert 0 < model["spatial"] < 2 and "spatial" in base
 
 
+def test_multichannel_baseline_truncates_to_the_channels_the_bits_can_pay_for():
+    from audiokit.evaluate import _multichannel_baseline
+
+    scene = 0.1 * torch.randn(16, 8000, generator=torch.Generator().manual_seed(3))  # third-order Ambisonics
+    decoded, settings = _multichannel_baseline(scene, RATE, 1500.0)  # 94 bit/s a channel: too few for 2 bits
+    assert settings["channels_coded"] == 4 and decoded.shape == scene.shape  # first order: W, Y, Z, X
+    assert decoded[4:].abs().max() == 0 and decoded[:4].abs().max() > 0
+    assert settings["bits"] * settings["sample_rate"] * 4 == pytest.approx(1500, abs=4 * settings["bits"])
+    decoded, settings = _multichannel_baseline(scene, RATE, 16 * 6000.0)  # enough for every channel
+    assert "channels_coded" not in settings and decoded[15].abs().max() > 0
+
+
 @pytest.mark.filterwarnings("ignore:Not enough STFT frames")  # pystoi on 0.3 s of noise
 def test_evaluate_codec_perceptual_scores(codecs, codec_data):
     pytest.importorskip("pesq")
