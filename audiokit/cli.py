@@ -101,7 +101,7 @@ def cmd_eval(args) -> int:
             if args.bsseval:
                 raise SystemExit("audiokit eval: --bsseval is for separation models")
             res = evaluate_codec(model, d, bitrates=args.bitrates, progress=not args.quiet,
-                                 perceptual=not args.no_perceptual)
+                                 perceptual=not args.no_perceptual, mono=args.mono)
             print(format_codec_table(res, title=f"== {args.model} on {d}"))
             if args.per_track:
                 folder = args.per_track / Path(d).name if len(args.data) > 1 else args.per_track
@@ -345,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--bitrates", type=float, nargs="+", default=None,
                     help="codec: kbit/s to score at (default: every bitrate of the model)")
     ev.add_argument("--no-perceptual", action="store_true", help="codec: skip PESQ and STOI (faster)")
+    ev.add_argument("--mono", action="store_true",
+                    help="codec: mix each file down to mono first (e.g. stereo music for a mono codec)")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 

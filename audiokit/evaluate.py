@@ -201,7 +201,7 @@ def _multichannel_baseline(wav: torch.Tensor, sample_rate: int, bits_per_second:
 
 
 def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = True, perceptual: bool = True,
-                   baseline: bool = True) -> dict:
+                   baseline: bool = True, mono: bool = False) -> dict:
     """Score a :class:`~audiokit.codecs.inference.Codec` on every utterance of a data dir's ``wav.scp``.
 
     At each bitrate (default: the codec's :attr:`~audiokit.codecs.inference.Codec.bitrates`), each utterance
@@ -212,7 +212,8 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
     bitrate (:func:`audiokit.codecs.baseline.best_baseline`: mu-law or ADPCM at the bit depth with the lowest
     mel distance *on that utterance*, the bits shared equally by the channels, or by the first channels only
     when there are too few for all: :func:`_multichannel_baseline`) is scored too. Codebook utilisation
-    (entropy / log2(size) per codebook) is pooled over the utterances at the highest bitrate.
+    (entropy / log2(size) per codebook) is pooled over the utterances at the highest bitrate. With ``mono``
+    every file is first mixed down to one channel (a mono general-audio codec scored on stereo music).
 
     Returns ``{"model": {kbps: {metric: mean}}, "baseline": {...}, "per_utterance": [...], "utilisation": {...},
     "num_items": N, "bitrates": [...]}`` (kbps keys as strings, e.g. ``"6"``).
@@ -223,7 +224,7 @@ def evaluate_codec(codec, data_dir: str | Path, bitrates=None, progress: bool = 
     if "wav.scp" not in DataDir(data_dir):
         raise ValueError(f"{data_dir}: a codec is scored on wav.scp, which this data dir lacks")
     rates = sorted(float(b) for b in (bitrates or codec.bitrates))
-    dataset = CropDataset(data_dir, ["wav.scp"], segment_seconds=None, sample_rate=codec.sample_rate)
+    dataset = CropDataset(data_dir, ["wav.scp"], segment_seconds=None, sample_rate=codec.sample_rate, mono=mono)
     rows, top_codes = [], []
     for i in tqdm(range(len(dataset)), desc=f"eval {Path(data_dir).name}", disable=not progress):
         ex = dataset[i]

@@ -8,8 +8,8 @@ One run prints a table per device (CPU, and CUDA when there is one) and the rati
     audiokit-rvq        vs encodec         EnCodec 24 kHz's network at 6 kbit/s (8 codebooks), both 14.85 M
     audiokit-dac16k     vs dac-16k         DAC 16 kHz's shapes (widths 64 -> 1024 -> 1536 -> 96, strides 2-4-5-8,
                                            Snake, 3 residual units of dilations 1-3-9, 12 factorised codebooks of
-                                           dim 8) built from audiokit's SEANet parts, 6 kbit/s; ours has 1x1
-                                           residual shortcuts where DAC has identities (+4.6 % parameters)
+                                           dim 8) built from audiokit's SEANet parts with identity residual
+                                           shortcuts as DAC's (``true_skip``), 6 kbit/s
     audiokit-rvq-16k    vs dac-16k         the same 6 kbit/s, 50 frames/s and 12 codebooks with the EnCodec-size
                                            network (5x fewer parameters than DAC)
     audiokit-esc        vs esc-reference   ESC-Base at 9 kbit/s (6 streams)
@@ -154,14 +154,14 @@ def audiokit_rvq_16k() -> Runner:
 
 def audiokit_dac16k() -> Runner:
     """DAC 16 kHz's shapes from audiokit's parts: non-causal SEANet with Snake, kernel 7, 3 full-width residual
-    units per stage (dilations 1, 3, 9), no LSTM, encoder 64 -> 1024 channels, decoder 1536 -> 96, latent 1024,
+    units per stage (dilations 1, 3, 9) adding their input, no LSTM, encoder 64 -> 1024 channels, decoder 1536 -> 96, latent 1024,
     12 gradient codebooks of 1024 factorised to dim 8 and L2-normalised (DAC's lookup)."""
     from audiokit.models.codec import RVQCodec, SEANetDecoder, SEANetEncoder
     from audiokit.nn.quantization import ResidualVectorQuantizer
 
     net = dict(channels=1, dimension=1024, ratios=(8, 5, 4, 2), kernel_size=7, residual_kernel_size=7,
                dilation_base=3, n_residual_layers=3, compress=1, lstm_layers=0, activation="snake", causal=False,
-               weight_norm=True)
+               weight_norm=True, true_skip=True)
     quantizer = ResidualVectorQuantizer(1024, 12, 1024, codebook_dim=8, update="gradient", kmeans_init=False,
                                         threshold_dead_code=0.0, l2_normalize=True, quantizer_dropout=0.5)
     model = RVQCodec(SEANetEncoder(n_filters=64, last_kernel_size=3, **net), quantizer,

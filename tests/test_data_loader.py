@@ -135,6 +135,26 @@ def test_multi_stem_crops_stay_aligned_and_sum(tmp_path):
         assert (batch["drums"] + batch["bass"] - batch["mixture"]).abs().max() < 1e-6
 
 
+def test_mono_mixes_stereo_and_mono_files_into_one_batch(tmp_path):
+    from audiokit.audio.io import save
+    from audiokit.data.kaldi import DataDirError, write_table
+
+    rng = torch.Generator().manual_seed(3)
+    files = {"speech": torch.randn(1, 8000, generator=rng), "music": torch.randn(2, 8000, generator=rng)}
+    for key, wav in files.items():
+        save(tmp_path / f"{key}.wav", wav, 8000)
+    write_table(tmp_path / "wav.scp", {key: f"{key}.wav" for key in files})
+    cfg = {"dir": str(tmp_path), "kind": "sequential", "tables": ["wav.scp"], "batch_size": 2}
+    with pytest.raises(DataDirError, match=r"'wav': .* different channel counts: music \(2\), speech \(1\); set `mono"):
+        next(iter(build_dataloader(cfg)))
+    batch = next(iter(build_dataloader({**cfg, "mono": True})))
+    assert batch["wav"].shape == (2, 1, 8000)
+    for i, key in enumerate(batch["key"]):
+        assert torch.allclose(batch["wav"][i], files[key].mean(dim=0, keepdim=True), atol=1e-6)
+    crops = next(iter(build_dataloader({**cfg, "kind": "crops", "segment_seconds": 0.1, "mono": True})))
+    assert crops["wav"].shape == (2, 1, 800)
+
+
 def test_speech_corpus_feeds_the_utterance_loader(tmp_path):
     from audiokit.corpora.speech import make_speech
     from audiokit.data.validate import validate_data_dir

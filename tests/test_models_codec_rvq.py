@@ -18,6 +18,7 @@ from audiokit.models.codec import (
     encodec_24khz_config,
     rvq_codec,
 )
+from audiokit.models.codec.seanet import ResidualBlock
 from audiokit.nn.quantization import ResidualVectorQuantizer
 from audiokit.nn.snake import Snake
 
@@ -127,6 +128,23 @@ def test_same_network_as_the_encodec_package(causal):
         assert (ours.decoder(z) - theirs[1](z)).abs().max() < 1e-5
 
 
+def test_true_skip_adds_the_input_in_place_of_the_shortcut_conv():
+    torch.manual_seed(0)
+    conv, identity = tiny_network(SEANetEncoder), tiny_network(SEANetEncoder, true_skip=True)
+    blocks = [m for m in conv.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 2 and all(m.shortcut is None for m in identity.modules() if isinstance(m, ResidualBlock))
+    # the 1x1 shortcut convs are all that goes: weight (dim x dim), weight-norm gain (dim) and bias (dim)
+    def count(model: nn.Module) -> int:
+        return sum(p.numel() for p in model.parameters())
+
+    removed = sum(count(m.shortcut) for m in blocks)
+    assert count(conv) - count(identity) == removed == 4 * 6 + 8 * 10
+    block = ResidualBlock(6, 3, 1, "elu", causal=True, weight_norm=True, true_skip=True)
+    x = torch.randn(2, 6, 50)
+    assert torch.allclose(block(x), x + block.block(x))
+    assert count(rvq_codec(true_skip=True)) < count(rvq_codec())
+
+
 def test_weight_norm_on_every_conv_and_off_on_request():
     codec = tiny()
     convs = [m for m in codec.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
@@ -208,7 +226,8 @@ def test_non_causal_option_sees_the_future():
 
 
 # ------------------------------------------------------------------------------------------ streaming
-STREAM_VARIANTS = [{}, dict(n_residual_layers=2, lstm_layers=2, activation="snake")]  # + dilation 2, Snake
+STREAM_VARIANTS = [{}, dict(n_residual_layers=2, lstm_layers=2, activation="snake"),  # + dilation 2, Snake
+                   dict(true_skip=True)]
 
 
 @pytest.mark.parametrize("variant", STREAM_VARIANTS)

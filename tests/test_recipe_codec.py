@@ -20,8 +20,8 @@ from audiokit.data.kaldi import read_table
 REPO = Path(__file__).resolve().parents[1]
 # a few steps of a very small network; eval without PESQ/STOI (the stage's plumbing, not the scores)
 SMALL_SEANET = "model.n_filters=4 model.dimension=16 model.num_quantizers=12"
-FAST = ("trainer.max_steps=2 trainer.val_check_interval=2 data.train.segment_seconds=0.32 "
-        "data.train.batch_size=2 task.warmup_steps=1")
+FAST = "trainer.max_steps=2 trainer.val_check_interval=2 data.train.segment_seconds=0.32 data.train.batch_size=2"
+GAN = "task.warmup_steps=1"  # the discriminator joins at step 1 of 2 (the GAN codecs; ESC has none)
 
 
 def run_recipe(tmp_path: Path, recipe: str, *args: str, timeout: int = 900) -> tuple[Path, subprocess.CompletedProcess]:
@@ -68,9 +68,34 @@ def check_outputs(where: Path, res: subprocess.CompletedProcess, corpus: str, bi
 def test_speech_rvq_recipe_runs_every_stage(tmp_path):
     pytest.importorskip("espeakng_loader")
     where, res = run_recipe(tmp_path, "speech/codec_rvq", "--size", "tiny", "--tag", "fast",
-                            "--overrides", f"{FAST} {SMALL_SEANET}", "--eval-options", "--no-perceptual")
+                            "--overrides", f"{FAST} {GAN} {SMALL_SEANET}", "--eval-options", "--no-perceptual")
     assert (where / "data" / "test").resolve() == (where / "corpus" / "speech_tiny_seed0" / "test").resolve()
     check_outputs(where, res, "speech", [1.5, 3.0, 6.0])
+
+
+def test_general_audio_recipe_trains_on_speech_and_music_and_scores_both(tmp_path):
+    pytest.importorskip("espeakng_loader")
+    pytest.importorskip("midirenderer")
+    where, res = run_recipe(tmp_path, "speech/codec_rvq", "--music", "tiny", "--config", "conf/rvq_general_tiny.yaml",
+                            "--tag", "fast", "--overrides", f"{FAST} {GAN} {SMALL_SEANET}",
+                            "--eval-options", "--no-perceptual")
+    data = where / "data"
+    speech, music = (read_table(data / d / "wav.scp") for d in ("train", "test_music"))
+    general = read_table(data / "train_general" / "wav.scp")
+    music_train = read_table(where / "corpus" / "music_tiny_seed0_16k" / "train" / "mixture.scp")
+    assert sorted(general) == sorted([*speech, *music_train]) and len(music_train) > 0
+    # every entry of the combined dir is the very file of its corpus
+    for key in (next(iter(speech)), next(iter(music_train))):
+        src = data / "train" if key in speech else where / "corpus" / "music_tiny_seed0_16k" / "train"
+        table = speech if key in speech else music_train
+        assert (data / "train_general" / general[key]).resolve() == (src / table[key]).resolve()
+    assert sf.info(data / "test_music" / music[next(iter(music))]).channels == 2  # stereo, mixed down to mono
+    scores = json.loads((where / "exp" / "fast" / "test.json").read_text())
+    assert sorted(scores) == ["data/test", "data/test_music"]
+    assert scores["data/test_music"]["num_items"] == len(music)
+    assert scores["data/test_music"]["per_utterance"][0]["model"]["6"]["mel"] > 0
+    assert sorted(p.name for p in (where / "exp" / "fast" / "test_utts").iterdir()) == ["test", "test_music"]
+    assert "utterances of data/test_music" in res.stdout
 
 
 def test_libritts_recipe_runs_every_stage_on_a_fake_tree(tmp_path):
@@ -79,7 +104,7 @@ def test_libritts_recipe_runs_every_stage_on_a_fake_tree(tmp_path):
     root = tmp_path / "download"
     make_libritts(root)  # as `audiokit corpus download libritts --root` unpacks it: 24 kHz noise "speech"
     where, res = run_recipe(tmp_path, "libritts/codec_rvq", "--root", str(root), "--config", "conf/rvq_tiny.yaml",
-                            "--tag", "fast", "--overrides", f"{FAST} {SMALL_SEANET}",
+                            "--tag", "fast", "--overrides", f"{FAST} {GAN} {SMALL_SEANET}",
                             "--eval-options", "--no-perceptual")
     assert not (where / "corpus" / "download").exists()  # the copy under --root was used, nothing fetched
     for split, part in {"train": "train-clean-100", "dev": "dev-clean", "test": "test-clean"}.items():
@@ -90,7 +115,7 @@ def test_libritts_recipe_runs_every_stage_on_a_fake_tree(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe,overrides,bitrates", [
-    ("speech/codec_hificodec", "model.n_filters=4 model.dimension=16", [1.0, 2.0]),
+    ("speech/codec_hificodec", f"{GAN} model.n_filters=4 model.dimension=16", [1.0, 2.0]),
     ("speech/codec_esc", "task.val_bitrates=[1.5,9.0]", [1.5, 3.0, 4.5, 6.0, 7.5, 9.0]),
 ])
 def test_speech_codec_recipes_run_every_stage(tmp_path, recipe, overrides, bitrates):
@@ -105,7 +130,7 @@ def test_ambisonics_recipe_runs_every_stage(tmp_path):
     pytest.importorskip("espeakng_loader")
     pytest.importorskip("midirenderer")
     where, res = run_recipe(tmp_path, "ambisonics/codec_hoa", "--size", "tiny", "--tag", "fast", "--overrides",
-                            f"{FAST} model.n_filters=4 model.dimension=16", "--eval-options", "--no-perceptual",
+                            f"{FAST} {GAN} model.n_filters=4 model.dimension=16", "--eval-options", "--no-perceptual",
                             timeout=1800)
     scores = check_outputs(where, res, "ambisonics", [1.5, 3.0, 6.0], channels=16)
     assert scores["num_items"] == 8

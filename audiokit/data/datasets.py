@@ -67,14 +67,16 @@ class CropDataset(Dataset):
         segment_seconds: crop length in seconds (None: whole files, for batch size 1).
         sample_rate: expected sample rate in Hz (None: take the first file's, require the rest equal).
         with_params: also return the normalised knob vector from `params` + `knobs.json`.
+        mono: mix every file down to one channel (the mean of its channels), so mono and stereo files can
+            share a batch, e.g. speech and music for a general-audio codec.
     """
 
     def __init__(self, data_dir: str | Path, tables: list[str], segment_seconds: float | None,
-                 sample_rate: int | None = None, with_params: bool = False):
+                 sample_rate: int | None = None, with_params: bool = False, mono: bool = False):
         self.data = DataDir(data_dir)
         for t in tables:
             self.data.table(t)
-        self.tables = list(tables)
+        self.tables, self.mono = list(tables), bool(mono)
         self.items, self.sample_rate = _scan(self.data, self.tables, sample_rate)
         self.segment = None if segment_seconds is None else int(round(segment_seconds * self.sample_rate))
         self.schema = self.data.knob_schema() if with_params else None
@@ -103,7 +105,8 @@ class CropDataset(Dataset):
         out = {"key": it.key, "length": torch.tensor(min(n, it.num_frames - start))}
         for t in self.tables:
             name = t[:-4] if t.endswith(".scp") else t
-            out[name] = load_frames(it.paths[t], it.start + start, n)
+            wav = load_frames(it.paths[t], it.start + start, n)
+            out[name] = wav.mean(dim=0, keepdim=True) if self.mono else wav
         if self.knobs is not None:
             out["knobs"] = self.knobs[index]
         return out
@@ -152,6 +155,11 @@ def pad_collate(examples: list[dict]) -> dict:
     for name in examples[0]:
         values = [ex[name] for ex in examples]
         if isinstance(values[0], torch.Tensor) and values[0].dim() == 2:
+            channels = {v.shape[0] for v in values}
+            if len(channels) > 1:
+                keys = [f"{ex.get('key', i)} ({v.shape[0]})" for i, (ex, v) in enumerate(zip(examples, values))]
+                raise DataDirError(f"'{name}': files of a batch have different channel counts: {', '.join(keys)}; "
+                                   f"set `mono: true` in the data config to mix every file down to mono")
             longest = max(v.shape[-1] for v in values)
             out = values[0].new_zeros(len(values), values[0].shape[0], longest)
             for i, v in enumerate(values):

@@ -9,6 +9,8 @@ Kinds:
   sequential  every file once, cropped to ``segment_seconds`` from its start (or whole): validation
   utterances  whole utterances with text, batched by duration: ASR, SSL
 
+``mono: true`` (crops, sequential) mixes every file down to one channel, so mono and stereo files share batches.
+
 The loader is torchdata's ``StatefulDataLoader``: Lightning saves its state (our sampler's epoch and
 position) in checkpoints, so a run resumes mid-epoch on exactly the next batch.
 """
@@ -33,8 +35,8 @@ from audiokit.utils import AudiokitError
 KINDS = ("crops", "sequential", "utterances")
 _KEYS = {
     "common": {"dir", "kind", "batch_size", "num_workers", "seed", "sample_rate", "pin_memory"},
-    "crops": {"tables", "segment_seconds", "with_params", "crops_per_epoch"},
-    "sequential": {"tables", "segment_seconds", "with_params"},
+    "crops": {"tables", "segment_seconds", "with_params", "crops_per_epoch", "mono"},
+    "sequential": {"tables", "segment_seconds", "with_params", "mono"},
     "utterances": {"max_seconds", "num_buckets", "shuffle", "max_batch_size"},
 }
 
@@ -68,7 +70,7 @@ def build_dataset(cfg: Mapping[str, Any]):
     if kind == "crops" and not segment:
         raise DataConfigError("data.segment_seconds: required for random crops")
     return CropDataset(cfg["dir"], list(cfg["tables"]), segment, sample_rate=cfg.get("sample_rate"),
-                       with_params=bool(cfg.get("with_params", False)))
+                       with_params=bool(cfg.get("with_params", False)), mono=bool(cfg.get("mono", False)))
 
 
 def build_dataloader(cfg: Mapping[str, Any], rank: int | None = None,

@@ -3,7 +3,11 @@
 # defaults below and sources this file; users pass options to that run.sh:
 #
 #   ./run.sh [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config conf/X.yaml]
-#            [--tag NAME] [--overrides "key=value ..."]
+#            [--tag NAME] [--overrides "key=value ..."] [--eval-options "..."] [--music tiny|small|full]
+#
+# --music SIZE (speech recipes): also make the music corpus and data/{train_general,dev_general,test_music}
+# for a general-audio config (e.g. conf/rvq_general_tiny.yaml, which mixes stereo music down to mono); stage 3
+# then scores data/test_music too (test.json holds one entry per data dir).
 #
 # Stages (each writes exp/<tag>/logs/stage<N>.log and a marker exp/<tag>/.done/stage<N>; a re-run
 # skips finished stages; delete the marker or pass --stage to redo one):
@@ -26,17 +30,25 @@ tag=${tag:-}
 overrides=${overrides:-}
 corpus_name=${corpus_name:?the corpus recipe must set corpus_name}
 eval_options=${eval_options:-}
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...'] [--eval-options '...']"
+music=${music:-none}
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...'] [--eval-options '...'] [--music none|tiny|small|full]"
 
 recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$recipe_root/utils/stages.sh"  # options, checks, exp dir, run_stage
 
-run_stage 0 data  local/data.sh --size "$size" --seed "$seed"
-run_stage 1 validate audiokit data validate data/train data/dev data/test
+data_options=() eval_data=(--data data/test)  # with music: stereo test mixtures mixed down to mono, as in training
+if [ "$music" != none ]; then data_options=(--music "$music"); eval_data+=(data/test_music --mono); fi
+run_stage 0 data  local/data.sh --size "$size" --seed "$seed" "${data_options[@]}"
+if [ "$music" != none ]; then
+  run_stage 1 validate audiokit data validate data/train data/dev data/test data/train_general data/dev_general \
+    data/test_music
+else
+  run_stage 1 validate audiokit data validate data/train data/dev data/test
+fi
 # shellcheck disable=SC2086  # overrides and eval_options are lists of words
 run_stage 2 train audiokit train "$config" --exp-dir "$exp" seed="$seed" $overrides
 # shellcheck disable=SC2086
-run_stage 3 eval  audiokit eval -m "$exp/best.pt" --data data/test --out "$exp/test.json" \
+run_stage 3 eval  audiokit eval -m "$exp/best.pt" "${eval_data[@]}" --out "$exp/test.json" \
   --per-track "$exp/test_utts" -q $eval_options
 # the rest of the line after the key (a path may hold spaces), relative to the data dir unless absolute
 demo_in=$(head -n 1 data/test/wav.scp | sed -E 's/^[^[:space:]]+[[:space:]]+//')

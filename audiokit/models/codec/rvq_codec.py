@@ -289,7 +289,7 @@ def rvq_codec(sample_rate: int = 24000, channels: int = 1, *, dimension: int = 1
               activation: str = "elu", causal: bool = True, weight_norm: bool = True, num_quantizers: int = 16,
               codebook_size: int = 1024, quantizer_dropout: float = 0.5, commitment_weight: float = 1.0,
               decay: float = 0.99, kmeans_init: bool = True, threshold_dead_code: float = 2.0,
-              target_bandwidths: Sequence[float] | None = None) -> RVQCodec:
+              target_bandwidths: Sequence[float] | None = None, true_skip: bool = False) -> RVQCodec:
     """An :class:`RVQCodec` from plain config values: SEANet encoder and decoder, EMA residual VQ.
 
     The defaults are EnCodec 24 kHz's network with 16 codebooks of 1024: 75 Hz frames, 0.75 kbit/s per
@@ -308,6 +308,7 @@ def rvq_codec(sample_rate: int = 24000, channels: int = 1, *, dimension: int = 1
         activation: ``"elu"`` or ``"snake"``.
         causal: causal, streamable encoder and decoder.
         weight_norm: weight-normalise every conv.
+        true_skip: identity shortcuts in the residual blocks (DAC) instead of 1x1 convs (EnCodec).
         # Quantizer (see :class:`~audiokit.nn.quantization.ResidualVectorQuantizer`)
         num_quantizers: K, codebooks at the highest bitrate.
         codebook_size: entries per codebook (bits per code: log2).
@@ -322,7 +323,7 @@ def rvq_codec(sample_rate: int = 24000, channels: int = 1, *, dimension: int = 1
     """
     network = dict(channels=channels, dimension=dimension, n_filters=n_filters, ratios=tuple(ratios),
                    n_residual_layers=n_residual_layers, lstm_layers=lstm_layers, activation=activation,
-                   causal=causal, weight_norm=weight_norm)
+                   causal=causal, weight_norm=weight_norm, true_skip=true_skip)
     quantizer = ResidualVectorQuantizer(dimension, num_quantizers, codebook_size, update="ema", decay=decay,
                                         commitment_weight=commitment_weight, kmeans_init=kmeans_init,
                                         threshold_dead_code=threshold_dead_code,

@@ -224,10 +224,11 @@ class ResidualLSTM(nn.Module):
 
 class ResidualBlock(nn.Module):
     """SEANet residual unit: ``act -> conv(k, d) to dim // compress -> act -> conv(1) back``, plus a 1x1 conv
-    shortcut (EnCodec's ``true_skip=False``): ``(B, dim, T) -> (B, dim, T)``."""
+    shortcut (EnCodec's ``true_skip=False``) or, with ``true_skip``, the input itself (DAC's residual units):
+    ``(B, dim, T) -> (B, dim, T)``."""
 
     def __init__(self, dim: int, kernel_size: int, dilation: int, activation: str, causal: bool,
-                 weight_norm: bool, compress: int = 2):
+                 weight_norm: bool, compress: int = 2, true_skip: bool = False):
         super().__init__()
         hidden = max(1, dim // compress)
         self.block = _Stack(
@@ -236,16 +237,19 @@ class ResidualBlock(nn.Module):
             _activation(activation, hidden),
             SConv1d(hidden, dim, 1, causal=causal, weight_norm=weight_norm),
         )
-        self.shortcut = SConv1d(dim, dim, 1, causal=causal, weight_norm=weight_norm)
+        self.shortcut = None if true_skip else SConv1d(dim, dim, 1, causal=causal, weight_norm=weight_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.block(x)
+        return (x if self.shortcut is None else self.shortcut(x)) + self.block(x)
 
     def init_state(self, batch_size: int) -> list[Any]:
-        return [self.block.init_state(batch_size), self.shortcut.init_state(batch_size)]
+        skip_state = None if self.shortcut is None else self.shortcut.init_state(batch_size)
+        return [self.block.init_state(batch_size), skip_state]
 
     def step(self, x: torch.Tensor, state: list[Any]) -> tuple[torch.Tensor, list[Any]]:
         y, block_state = self.block.step(x, state[0])
+        if self.shortcut is None:
+            return x + y, [block_state, None]
         skip, skip_state = self.shortcut.step(x, state[1])
         return skip + y, [block_state, skip_state]
 
@@ -256,7 +260,7 @@ class _SEANet(nn.Module):
 
     def __init__(self, channels: int, dimension: int, n_filters: int, ratios: Sequence[int], kernel_size: int,
                  residual_kernel_size: int, last_kernel_size: int, dilation_base: int, n_residual_layers: int,
-                 activation: str, causal: bool, lstm_layers: int, compress: int):
+                 activation: str, causal: bool, lstm_layers: int, compress: int, true_skip: bool):
         super().__init__()
         for name, value in (("channels", channels), ("dimension", dimension), ("n_filters", n_filters),
                             ("kernel_size", kernel_size), ("residual_kernel_size", residual_kernel_size),
@@ -275,14 +279,14 @@ class _SEANet(nn.Module):
             raise ValueError(f"SEANet activation must be one of {ACTIVATIONS}, got activation={activation!r}")
         self.channels, self.dimension, self.n_filters = channels, dimension, n_filters
         self.ratios = ratios
-        self.causal = bool(causal)
+        self.causal, self.true_skip = bool(causal), bool(true_skip)
         self.hop_length = math.prod(ratios)
         self.layers: _Stack
 
     def _residual_blocks(self, dim: int, kernel_size: int, dilation_base: int, n_residual_layers: int,
                          activation: str, weight_norm: bool, compress: int) -> list[nn.Module]:
-        return [ResidualBlock(dim, kernel_size, dilation_base ** j, activation, self.causal, weight_norm, compress)
-                for j in range(n_residual_layers)]
+        return [ResidualBlock(dim, kernel_size, dilation_base ** j, activation, self.causal, weight_norm, compress,
+                              self.true_skip) for j in range(n_residual_layers)]
 
     def init_state(self, batch_size: int) -> list[Any]:
         """Zero streaming state for ``batch_size`` signals (causal models only)."""
@@ -308,6 +312,8 @@ class SEANetEncoder(_SEANet):
         dilation_base: residual block ``j`` of a stage has dilation ``dilation_base ** j`` (default 2).
         n_residual_layers: residual blocks per stage (default 1).
         compress: residual blocks run at ``channels // compress`` inside (default 2).
+        true_skip: residual blocks add their input itself (DAC) instead of a 1x1 conv of it (EnCodec, the
+            default False).
         lstm_layers: layers of the unidirectional LSTM before the last conv (default 2 as EnCodec; 0: none).
         # Signal handling
         activation: ``"elu"`` (EnCodec) or ``"snake"`` (DAC; one learnable frequency per channel).
@@ -320,10 +326,10 @@ class SEANetEncoder(_SEANet):
                  ratios: Sequence[int] = (8, 5, 4, 2), kernel_size: int = 7, residual_kernel_size: int = 3,
                  last_kernel_size: int = 7, dilation_base: int = 2, n_residual_layers: int = 1,
                  compress: int = 2, lstm_layers: int = 2, activation: str = "elu", causal: bool = True,
-                 weight_norm: bool = True):
+                 weight_norm: bool = True, true_skip: bool = False):
         super().__init__(channels, dimension, n_filters, ratios, kernel_size, residual_kernel_size,
                          last_kernel_size, dilation_base, n_residual_layers, activation, causal, lstm_layers,
-                         compress)
+                         compress, true_skip)
         conv = dict(causal=self.causal, weight_norm=weight_norm)
         width = n_filters
         layers: list[nn.Module] = [SConv1d(channels, width, kernel_size, **conv)]
@@ -374,6 +380,8 @@ class SEANetDecoder(_SEANet):
         dilation_base: residual block ``j`` of a stage has dilation ``dilation_base ** j`` (default 2).
         n_residual_layers: residual blocks per stage (default 1).
         compress: residual blocks run at ``channels // compress`` inside (default 2).
+        true_skip: residual blocks add their input itself (DAC) instead of a 1x1 conv of it (EnCodec, the
+            default False).
         lstm_layers: layers of the unidirectional LSTM after the first conv (default 2 as EnCodec; 0: none).
         # Signal handling
         activation: ``"elu"`` (EnCodec) or ``"snake"`` (DAC).
@@ -386,10 +394,10 @@ class SEANetDecoder(_SEANet):
                  ratios: Sequence[int] = (8, 5, 4, 2), kernel_size: int = 7, residual_kernel_size: int = 3,
                  last_kernel_size: int = 7, dilation_base: int = 2, n_residual_layers: int = 1,
                  compress: int = 2, lstm_layers: int = 2, activation: str = "elu", causal: bool = True,
-                 weight_norm: bool = True):
+                 weight_norm: bool = True, true_skip: bool = False):
         super().__init__(channels, dimension, n_filters, ratios, kernel_size, residual_kernel_size,
                          last_kernel_size, dilation_base, n_residual_layers, activation, causal, lstm_layers,
-                         compress)
+                         compress, true_skip)
         conv = dict(causal=self.causal, weight_norm=weight_norm)
         width = n_filters * 2 ** len(self.ratios)
         layers: list[nn.Module] = [SConv1d(dimension, width, kernel_size, **conv)]

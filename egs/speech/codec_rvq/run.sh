@@ -6,6 +6,7 @@
 #   ./run.sh                                   # tiny corpus (240 training utterances), conf/rvq_tiny.yaml (CPU):
 #                                              # 1.5 / 3 / 6 kbit/s
 #   ./run.sh --size small                      # 2400 training utterances
+#   ./run.sh --music small --config conf/rvq_general_tiny.yaml   # general audio: speech + music (tiny, CPU)
 #   ./run.sh --size full --config conf/rvq.yaml    # EnCodec-sized (14.9 M), 1.5-12 kbit/s, for a GPU
 #   ./run.sh --stage 3 --eval-options "--no-perceptual"   # re-score without PESQ/STOI (faster)
 #
