@@ -154,8 +154,8 @@ def audiokit_rvq_16k() -> Runner:
 
 def audiokit_dac16k() -> Runner:
     """DAC 16 kHz's shapes from audiokit's parts: non-causal SEANet with Snake, kernel 7, 3 full-width residual
-    units per stage (dilations 1, 3, 9) adding their input, no LSTM, encoder 64 -> 1024 channels, decoder 1536 -> 96, latent 1024,
-    12 gradient codebooks of 1024 factorised to dim 8 and L2-normalised (DAC's lookup)."""
+    units per stage (dilations 1, 3, 9) adding their input, no LSTM, encoder 64 -> 1024 channels, decoder
+    1536 -> 96, latent 1024, 12 gradient codebooks of 1024 factorised to dim 8 and L2-normalised (DAC's lookup)."""
     from audiokit.models.codec import RVQCodec, SEANetDecoder, SEANetEncoder
     from audiokit.nn.quantization import ResidualVectorQuantizer
 

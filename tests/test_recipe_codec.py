@@ -80,19 +80,19 @@ def test_general_audio_recipe_trains_on_speech_and_music_and_scores_both(tmp_pat
                             "--tag", "fast", "--overrides", f"{FAST} {GAN} {SMALL_SEANET}",
                             "--eval-options", "--no-perceptual")
     data = where / "data"
-    speech, music = (read_table(data / d / "wav.scp") for d in ("train", "test_music"))
-    general = read_table(data / "train_general" / "wav.scp")
-    music_train = read_table(where / "corpus" / "music_tiny_seed0_16k" / "train" / "mixture.scp")
-    assert sorted(general) == sorted([*speech, *music_train]) and len(music_train) > 0
+    speech, music, general = (read_table(data / d / "wav.scp") for d in ("train", "test_music", "train_general"))
+    music_dir = where / "corpus" / "music_tiny_seed0_16k" / "train"
+    music_train = read_table(music_dir / "mixture.scp")
+    assert sorted(general.keys()) == sorted([*speech.keys(), *music_train.keys()]) and len(music_train.keys()) > 0
     # every entry of the combined dir is the very file of its corpus
-    for key in (next(iter(speech)), next(iter(music_train))):
-        src = data / "train" if key in speech else where / "corpus" / "music_tiny_seed0_16k" / "train"
-        table = speech if key in speech else music_train
+    for key, table, src in ((sorted(speech.keys())[0], speech, data / "train"),
+                            (sorted(music_train.keys())[0], music_train, music_dir)):
         assert (data / "train_general" / general[key]).resolve() == (src / table[key]).resolve()
-    assert sf.info(data / "test_music" / music[next(iter(music))]).channels == 2  # stereo, mixed down to mono
+    first_music = sorted(music.keys())[0]
+    assert sf.info(data / "test_music" / music[first_music]).channels == 2  # stereo, mixed down to mono
     scores = json.loads((where / "exp" / "fast" / "test.json").read_text())
     assert sorted(scores) == ["data/test", "data/test_music"]
-    assert scores["data/test_music"]["num_items"] == len(music)
+    assert scores["data/test_music"]["num_items"] == len(music.keys())
     assert scores["data/test_music"]["per_utterance"][0]["model"]["6"]["mel"] > 0
     assert sorted(p.name for p in (where / "exp" / "fast" / "test_utts").iterdir()) == ["test", "test_music"]
     assert "utterances of data/test_music" in res.stdout
