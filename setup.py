@@ -48,12 +48,16 @@ setup(
         "test": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "espeakng-loader>=0.2", "pedalboard>=0.9",
                  "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
                  "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4",
-                 "pesq>=0.0.4", "pystoi>=0.4"],
+                 "pesq>=0.0.4", "pystoi>=0.4",
+                 # the reference implementations the parity tests compare with (random weights, nothing downloaded)
+                 "encodec>=0.1.1", "demucs>=4.1"],
         "dev": ["pytest>=7", "pytest-timeout>=2", "pyloudnorm>=0.1", "ruff>=0.5", "espeakng-loader>=0.2",
                 "pedalboard>=0.9",
                 "music21>=9.1", "pretty_midi>=0.2.10", "midirenderer>=0.1.3",
                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "neutone-sdk>=1.5", "museval>=0.4",
-                 "pesq>=0.0.4", "pystoi>=0.4"],
+                 "pesq>=0.0.4", "pystoi>=0.4",
+                 # the reference implementations the parity tests compare with (random weights, nothing downloaded)
+                 "encodec>=0.1.1", "demucs>=4.1"],
     },
     entry_points={"console_scripts": ["audiokit=audiokit.cli:main"]},
 )
