@@ -1,4 +1,4 @@
-"""The committed speech codecs (pretrained/codec-speech-*) beat the mu-law/ADPCM baseline at their lowest and
+"""The committed codecs (pretrained/codec-*, general audio included) beat the mu-law/ADPCM baseline at their lowest and
 highest bitrates on held-out voices, and run from the CLI by name (decoding needs no -m: the .akc file names
 its model)."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from audiokit.evaluate import evaluate_codec
 
 REPO = Path(__file__).resolve().parents[1]
 BITRATES = {"codec-speech-rvq": [1.5, 3.0, 6.0], "codec-speech-hificodec": [1.0, 2.0],
-            "codec-speech-esc": [1.5, 3.0, 4.5, 6.0, 7.5, 9.0]}
+            "codec-speech-esc": [1.5, 3.0, 4.5, 6.0, 7.5, 9.0], "codec-general-rvq": [1.5, 3.0, 6.0]}
 
 
 @pytest.fixture(scope="module")
