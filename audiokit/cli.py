@@ -87,6 +87,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _write_per_item(args, data_dir: Path, rows: list[dict], what: str) -> None:
+    """--per-track DIR: one JSON per track or utterance, museval style (DIR/<data dir name>/ with several dirs)."""
+    from audiokit.utils import write_text_atomic
+
+    if not args.per_track:
+        return
+    folder = args.per_track / Path(data_dir).name if len(args.data) > 1 else args.per_track
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        write_text_atomic(folder / f"{row['key']}.json", json.dumps(row, indent=1))
+    print(f"wrote {len(rows)} {what} scores to {folder}/")
+
+
 def cmd_eval(args) -> int:
     import audiokit
     from audiokit.evaluate import evaluate_effect, format_table
@@ -103,23 +116,13 @@ def cmd_eval(args) -> int:
             res = evaluate_codec(model, d, bitrates=args.bitrates, progress=not args.quiet,
                                  perceptual=not args.no_perceptual, mono=args.mono)
             print(format_codec_table(res, title=f"== {args.model} on {d}"))
-            if args.per_track:
-                folder = args.per_track / Path(d).name if len(args.data) > 1 else args.per_track
-                folder.mkdir(parents=True, exist_ok=True)
-                for row in res["per_utterance"]:
-                    write_text_atomic(folder / f"{row['key']}.json", json.dumps(row, indent=1))
-                print(f"wrote {len(res['per_utterance'])} utterance scores to {folder}/")
+            _write_per_item(args, d, res["per_utterance"], "utterance")
         elif hasattr(model, "separate"):
             from audiokit.evaluate import evaluate_separation, format_separation_table
 
             res = evaluate_separation(model, d, progress=not args.quiet, bsseval=args.bsseval)
             print(format_separation_table(res, title=f"== {args.model} on {d}"))
-            if args.per_track:  # museval style: one JSON per track
-                folder = args.per_track / Path(d).name if len(args.data) > 1 else args.per_track
-                folder.mkdir(parents=True, exist_ok=True)
-                for row in res["per_track"]:
-                    write_text_atomic(folder / f"{row['key']}.json", json.dumps(row, indent=1))
-                print(f"wrote {len(res['per_track'])} track scores to {folder}/")
+            _write_per_item(args, d, res["per_track"], "track")
         else:
             if args.bsseval or args.per_track:
                 raise SystemExit("audiokit eval: --bsseval and --per-track are for separation models")

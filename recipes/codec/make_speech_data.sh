@@ -16,11 +16,7 @@ help_message="Usage: $0 [--size tiny|small|full] [--seed S] [--music none|tiny|s
 case $music in none|tiny|small|full) ;; *) echo "$0: --music: expected none, tiny, small or full, got '$music'" >&2; exit 1 ;; esac
 corpus=corpus/speech_${size}_seed${seed}
 audiokit corpus make speech --out "$corpus" --size "$size" --seed "$seed"
-mkdir -p data
-for split in train dev test; do
-  ln -sfn "../$corpus/$split" "data/$split"
-done
-echo "data/{train,dev,test} -> $corpus/"
+"$(dirname "${BASH_SOURCE[0]}")/../utils/link_data.sh" "$corpus"
 [ "$music" = none ] && exit 0
 
 music_corpus=corpus/music_${music}_seed${seed}_16k

@@ -21,17 +21,10 @@
 #                exp/<tag>/demo/<kbps>kbps.{akc,wav}
 set -euo pipefail
 
-stage=${stage:-0}
-stop_stage=${stop_stage:-100}
-size=${size:-tiny}
-seed=${seed:-0}
-config=${config:?the corpus recipe must set config}
-tag=${tag:-}
-overrides=${overrides:-}
 corpus_name=${corpus_name:?the corpus recipe must set corpus_name}
 eval_options=${eval_options:-}
 music=${music:-none}
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...'] [--eval-options '...'] [--music none|tiny|small|full]"
+extra_usage="[--eval-options '...'] [--music none|tiny|small|full]"
 
 recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$recipe_root/utils/stages.sh"  # options, checks, exp dir, run_stage

@@ -12,8 +12,4 @@ help_message="Usage: $0 --effect compressor|distortion [--size tiny|small|full] 
 corpus=corpus/fx_${size}_seed${seed}
 audiokit corpus make fx --out "$corpus" --size "$size" --seed "$seed"
 [ -d "$corpus/$effect" ] || { echo "$0: the fx corpus has no effect '$effect' ($corpus)" >&2; exit 1; }
-mkdir -p data
-for split in train dev test; do
-  ln -sfn "../$corpus/$effect/$split" "data/$split"
-done
-echo "data/{train,dev,test} -> $corpus/$effect/"
+"$(dirname "${BASH_SOURCE[0]}")/../utils/link_data.sh" "$corpus/$effect"

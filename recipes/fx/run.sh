@@ -14,16 +14,9 @@
 #   4  demo:     audiokit fx process on one test clip, with knobs set by name
 set -euo pipefail
 
-stage=${stage:-0}
-stop_stage=${stop_stage:-100}
-size=${size:-tiny}
-seed=${seed:-0}
 config=${config:-conf/tcn_tiny.yaml}
-tag=${tag:-}
-overrides=${overrides:-}
 effect=${effect:?the corpus recipe must set effect}
 demo_knobs=${demo_knobs:-}
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--size tiny|small|full] [--seed S] [--config FILE] [--tag NAME] [--overrides 'k=v ...']"
 
 recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$recipe_root/utils/stages.sh"  # options, checks, exp dir, run_stage

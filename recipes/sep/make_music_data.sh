@@ -8,8 +8,4 @@ seed=0
 . "$(dirname "${BASH_SOURCE[0]}")/../utils/parse_options.sh"
 corpus=corpus/music_${size}_seed${seed}
 audiokit corpus make music --out "$corpus" --size "$size" --seed "$seed"
-mkdir -p data
-for split in train dev test; do
-  ln -sfn "../$corpus/$split" "data/$split"
-done
-echo "data/{train,dev,test} -> $corpus/"
+"$(dirname "${BASH_SOURCE[0]}")/../utils/link_data.sh" "$corpus"

@@ -9,8 +9,4 @@ help_message="Usage: $0 [--size tiny|small|full] [--seed S]"
 . "$(dirname "${BASH_SOURCE[0]}")/../../../../recipes/utils/parse_options.sh"
 corpus=corpus/ambisonics_${size}_seed${seed}
 audiokit corpus make ambisonics --out "$corpus" --size "$size" --seed "$seed"
-mkdir -p data
-for split in train dev test; do
-  ln -sfn "../$corpus/$split" "data/$split"
-done
-echo "data/{train,dev,test} -> $corpus/"
+"$(dirname "${BASH_SOURCE[0]}")/../../../../recipes/utils/link_data.sh" "$corpus"
